@@ -1,0 +1,103 @@
+package connectors
+
+import "fmt"
+
+// Collector receives the records an operator, a source reader or a user
+// function emits. A Collector is owned by one subtask and must only be called
+// from the goroutine the runtime called into user code on.
+type Collector[T any] interface {
+	Collect(record T)
+}
+
+// CollectorFunc adapts a function to a Collector.
+type CollectorFunc[T any] func(T)
+
+// Collect calls f(record).
+func (f CollectorFunc[T]) Collect(record T) { f(record) }
+
+// SubtaskInfo identifies the parallel instance that a reader or a writer serves.
+type SubtaskInfo struct {
+	Job         string // name of the job
+	Operator    string // name of the source or sink operator
+	Index       int    // this subtask's index, 0 ≤ Index < Parallelism
+	Parallelism int    // number of parallel subtasks of the operator
+}
+
+func (s SubtaskInfo) String() string {
+	return fmt.Sprintf("%s (%d/%d)", s.Operator, s.Index+1, s.Parallelism)
+}
+
+// Status says what a SourceReader can do next.
+type Status int
+
+const (
+	// MoreAvailable: the reader has more records right now; poll again soon.
+	MoreAvailable Status = iota
+	// NothingAvailable: the reader has nothing right now (an unbounded source
+	// waiting for data); the runtime polls again after a short back-off.
+	NothingAvailable
+	// EndOfInput: the reader's share of a bounded input is exhausted; it is not
+	// polled again, only closed.
+	EndOfInput
+)
+
+func (s Status) String() string {
+	switch s {
+	case MoreAvailable:
+		return "more-available"
+	case NothingAvailable:
+		return "nothing-available"
+	case EndOfInput:
+		return "end-of-input"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Source describes an input. It is part of a topology and may be shared by
+// several runs, so it must not hold per-run state: that belongs to the readers
+// it creates. Each parallel subtask of the source operator gets its own reader,
+// and together the readers of one run read the whole input exactly once.
+type Source[T any] interface {
+	// Reader opens the share of the input that subtask info.Index of
+	// info.Parallelism reads. An error fails the job before any record flows;
+	// it should say what was wrong (a missing file, a bad address) and what to do.
+	Reader(info SubtaskInfo) (SourceReader[T], error)
+}
+
+// SourceReader emits one subtask's share of a source.
+type SourceReader[T any] interface {
+	// Poll emits at most max records to out and says what comes next. It must
+	// not block for long; a reader waiting for data returns NothingAvailable.
+	// Records emitted together with EndOfInput are still delivered. An error
+	// fails the job.
+	Poll(out Collector[T], max int) (Status, error)
+	// Close releases the reader's resources. It is called once, after the last
+	// Poll, whether the input ended, the job failed or it was cancelled.
+	Close() error
+}
+
+// Sink describes an output. Like a Source it holds no per-run state; each
+// parallel subtask of the sink operator gets its own writer.
+type Sink[T any] interface {
+	// Writer opens the output of subtask info.Index of info.Parallelism.
+	Writer(info SubtaskInfo) (SinkWriter[T], error)
+}
+
+// SinkWriter writes one subtask's records.
+type SinkWriter[T any] interface {
+	// Write hands one record to the writer, which may buffer it.
+	Write(record T) error
+	// Flush makes every record written so far visible at the destination.
+	Flush() error
+	// Close flushes and releases the writer. After a failed or cancelled run
+	// Close is called too; a writer may then discard what it buffered.
+	Close() error
+}
+
+// Validator is implemented by sources and sinks that can check their
+// configuration before a job starts (a file that must exist, a directory that
+// must be writable). The topology builder calls Validate when the job graph is
+// built, so that a bad input is reported before any actor is spawned.
+type Validator interface {
+	Validate() error
+}
