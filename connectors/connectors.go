@@ -23,6 +23,16 @@ type SubtaskInfo struct {
 	Parallelism int    // number of parallel subtasks of the operator
 }
 
+// Validate reports an index outside [0, Parallelism). The runtime only hands
+// out valid infos; connectors call it to fail clearly when used by hand.
+func (s SubtaskInfo) Validate() error {
+	if s.Parallelism < 1 || s.Index < 0 || s.Index >= s.Parallelism {
+		return fmt.Errorf("invalid subtask %d of %d for operator %q: the index must be in [0, parallelism)",
+			s.Index, s.Parallelism, s.Operator)
+	}
+	return nil
+}
+
 func (s SubtaskInfo) String() string {
 	return fmt.Sprintf("%s (%d/%d)", s.Operator, s.Index+1, s.Parallelism)
 }
@@ -68,8 +78,8 @@ type Source[T any] interface {
 type SourceReader[T any] interface {
 	// Poll emits at most max records to out and says what comes next. It must
 	// not block for long; a reader waiting for data returns NothingAvailable.
-	// Records emitted together with EndOfInput are still delivered. An error
-	// fails the job.
+	// Every record emitted is delivered, whatever the status returned. An
+	// error fails the job.
 	Poll(out Collector[T], max int) (Status, error)
 	// Close releases the reader's resources. It is called once, after the last
 	// Poll, whether the input ended, the job failed or it was cancelled.
@@ -87,11 +97,21 @@ type Sink[T any] interface {
 type SinkWriter[T any] interface {
 	// Write hands one record to the writer, which may buffer it.
 	Write(record T) error
-	// Flush makes every record written so far visible at the destination.
+	// Flush hands every record written so far on to the destination, or to
+	// the staging form from which Close publishes it (an in-progress file).
 	Flush() error
-	// Close flushes and releases the writer. After a failed or cancelled run
-	// Close is called too; a writer may then discard what it buffered.
+	// Close flushes, publishes and releases the writer after a successful run.
+	// After a failed or cancelled run the runtime calls Abort instead when the
+	// writer implements Aborter, and Close otherwise.
 	Close() error
+}
+
+// Aborter is implemented by sink writers that can discard what they staged,
+// so that a failed or cancelled run publishes nothing (a file sink removes its
+// in-progress file and leaves an earlier output in place). The runtime calls
+// exactly one of Close and Abort.
+type Aborter interface {
+	Abort() error
 }
 
 // Validator is implemented by sources and sinks that can check their

@@ -3,8 +3,11 @@
 // parallel source subtask; a Sink describes where they go and creates one writer
 // per parallel sink subtask.
 //
-// The runtime drives readers and writers from inside a subtask actor, one call
-// at a time, so implementations need no locking of their own. Readers must not
+// The runtime drives each reader and writer from inside its subtask actor, one
+// call at a time, so a reader or writer needs no locking of its own; state
+// shared by the readers or writers of one Source or Sink value (a collecting
+// sink's results, a shared io.Writer) is reached from several subtasks at
+// once and must be synchronised. Readers must not
 // block for long: a reader with nothing to hand over returns NothingAvailable
 // and is polled again later. Concrete connectors live in sub-packages and depend
 // on this package only.

@@ -1,0 +1,164 @@
+package actors
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/floestream/floe/exchange"
+)
+
+// EventKind says what a gate event asks the subtask to do.
+type EventKind int
+
+const (
+	// EventRecords: process a batch of records from Channel.
+	EventRecords EventKind = iota
+	// EventWatermark: the combined watermark of the inputs advanced to Time.
+	EventWatermark
+	// EventEndOfInput: every input channel has ended.
+	EventEndOfInput
+)
+
+func (k EventKind) String() string {
+	return [...]string{"records", "watermark", "end-of-input"}[k]
+}
+
+// Event is what the gate hands the subtask to process.
+type Event struct {
+	Kind    EventKind
+	Channel int
+	Batch   exchange.Message
+	Time    int64
+}
+
+// arrival is what a channel delivered, queued in arrival order.
+type arrival struct {
+	channel   int
+	batch     exchange.Message // nil for a watermark or end-of-stream
+	watermark int64
+	end       bool
+}
+
+type channelState struct {
+	ended     bool
+	watermark int64
+}
+
+// InputGate merges a subtask's input channels into one sequence of events.
+// It is a pure state machine — no actor, no clock, no goroutine — so that its
+// rules can be tested as tables: records are handed out in arrival order; a
+// channel's watermarks combine into the minimum over channels that have not
+// ended, which is handed out only when it advances; end-of-stream of the last
+// channel yields EventEndOfInput once. Its queue holds what arrived while the
+// subtask could not process (no output credit); credits bound its length.
+type InputGate struct {
+	channels  []channelState
+	queue     []arrival
+	head      int
+	open      int   // channels that have not ended
+	combined  int64 // last combined watermark handed out
+	endIssued bool
+}
+
+// NewInputGate returns a gate over n input channels.
+func NewInputGate(n int) *InputGate {
+	g := &InputGate{channels: make([]channelState, n), open: n, combined: math.MinInt64}
+	for i := range g.channels {
+		g.channels[i].watermark = math.MinInt64
+	}
+	return g
+}
+
+func (g *InputGate) check(ch int) error {
+	if ch < 0 || ch >= len(g.channels) {
+		return fmt.Errorf("input gate: channel %d out of range [0, %d)", ch, len(g.channels))
+	}
+	if g.channels[ch].ended {
+		return fmt.Errorf("input gate: channel %d sent after its end-of-stream", ch)
+	}
+	return nil
+}
+
+// OfferBatch queues a batch that arrived on channel ch.
+func (g *InputGate) OfferBatch(ch int, b exchange.Message) error {
+	if err := g.check(ch); err != nil {
+		return err
+	}
+	g.queue = append(g.queue, arrival{channel: ch, batch: b})
+	return nil
+}
+
+// OfferWatermark queues a watermark that arrived on channel ch.
+func (g *InputGate) OfferWatermark(ch int, t int64) error {
+	if err := g.check(ch); err != nil {
+		return err
+	}
+	g.queue = append(g.queue, arrival{channel: ch, watermark: t})
+	return nil
+}
+
+// OfferEnd queues the end-of-stream of channel ch.
+func (g *InputGate) OfferEnd(ch int) error {
+	if err := g.check(ch); err != nil {
+		return err
+	}
+	// Marked now, so that a later message on the channel is rejected at once;
+	// the end takes effect on the watermark when it is dequeued.
+	g.channels[ch].ended = true
+	g.queue = append(g.queue, arrival{channel: ch, end: true})
+	return nil
+}
+
+// Next returns the next event to process, or false when nothing is ready.
+func (g *InputGate) Next() (Event, bool) {
+	for g.head < len(g.queue) {
+		a := g.queue[g.head]
+		g.queue[g.head] = arrival{}
+		g.head++
+		if g.head == len(g.queue) {
+			g.queue, g.head = g.queue[:0], 0
+		}
+		switch {
+		case a.batch != nil:
+			return Event{Kind: EventRecords, Channel: a.channel, Batch: a.batch}, true
+		case a.end:
+			g.open--
+			if g.open == 0 {
+				g.endIssued = true
+				return Event{Kind: EventEndOfInput, Channel: a.channel}, true
+			}
+			g.channels[a.channel].watermark = math.MaxInt64 // an ended channel holds nobody back
+			if ev, ok := g.advance(a.channel); ok {
+				return ev, true
+			}
+		default:
+			if a.watermark > g.channels[a.channel].watermark {
+				g.channels[a.channel].watermark = a.watermark
+			}
+			if ev, ok := g.advance(a.channel); ok {
+				return ev, true
+			}
+		}
+	}
+	return Event{}, false
+}
+
+func (g *InputGate) advance(ch int) (Event, bool) {
+	min := int64(math.MaxInt64)
+	for _, c := range g.channels {
+		if c.watermark < min {
+			min = c.watermark
+		}
+	}
+	if min > g.combined && min != math.MaxInt64 {
+		g.combined = min
+		return Event{Kind: EventWatermark, Channel: ch, Time: min}, true
+	}
+	return Event{}, false
+}
+
+// Queued returns the number of arrivals not yet handed out.
+func (g *InputGate) Queued() int { return len(g.queue) - g.head }
+
+// Ended reports whether end of input was handed out.
+func (g *InputGate) Ended() bool { return g.endIssued }

@@ -1,0 +1,113 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	floepb "github.com/floestream/floe/proto"
+	"github.com/floestream/floe/topology"
+)
+
+// Run is one running execution of a job graph.
+type Run struct {
+	graph   *topology.JobGraph
+	system  *actor.ActorSystem
+	owned   bool // the run created the system and shuts it down
+	master  *actor.PID
+	metrics [][]*SubtaskMetrics
+
+	once sync.Once
+	done chan struct{}
+	err  error
+}
+
+// Start deploys g on actors and returns at once. The run ends when every
+// subtask finished (bounded inputs), a subtask failed, or it is cancelled —
+// by Cancel or by ctx.
+func Start(ctx context.Context, g *topology.JobGraph, opts ...Option) (*Run, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{graph: g, system: o.System, done: make(chan struct{})}
+	if r.system == nil {
+		r.owned = true
+		quiet := slog.New(levelAtLeast{o.Logger.Handler(), slog.LevelWarn})
+		r.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
+	}
+	r.metrics = make([][]*SubtaskMetrics, len(g.Tasks))
+	for _, t := range g.Tasks {
+		r.metrics[t.ID] = make([]*SubtaskMetrics, t.Parallelism)
+		for i := range t.Parallelism {
+			r.metrics[t.ID][i] = &SubtaskMetrics{Task: t.Name(), TaskID: t.ID, Index: i, Parallelism: t.Parallelism}
+		}
+	}
+	m := &master{run: r, graph: g, opts: o, attempt: 1, log: o.Logger}
+	props := actor.PropsFromProducer(func() actor.Actor { return m }, actor.WithSupervisor(failFast{m}))
+	r.master, err = r.system.Root.SpawnNamed(props, "job/"+g.Name+"/"+r.system.ID)
+	if err != nil {
+		r.shutdown()
+		return nil, err
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.Cancel(context.Cause(ctx).Error())
+		case <-r.done:
+		}
+	}()
+	return r, nil
+}
+
+// Execute runs g to the end and returns its error: nil when every subtask
+// finished, an *OperatorError when user code failed, an error wrapping
+// ErrCancelled when ctx was cancelled.
+func Execute(ctx context.Context, g *topology.JobGraph, opts ...Option) error {
+	r, err := Start(ctx, g, opts...)
+	if err != nil {
+		return err
+	}
+	return r.Wait()
+}
+
+// Cancel stops the run; Wait then returns an error wrapping ErrCancelled.
+func (r *Run) Cancel(reason string) {
+	r.system.Root.Send(r.master, &floepb.CancelJob{Reason: reason})
+}
+
+// Wait blocks until the run has ended and every subtask has closed.
+func (r *Run) Wait() error {
+	<-r.done
+	return r.err
+}
+
+// Done is closed when the run has ended.
+func (r *Run) Done() <-chan struct{} { return r.done }
+
+// Metrics reads the live counters of every subtask, by task then index.
+func (r *Run) Metrics() []Snapshot {
+	var out []Snapshot
+	for _, row := range r.metrics {
+		for _, m := range row {
+			out = append(out, m.Snapshot())
+		}
+	}
+	return out
+}
+
+func (r *Run) complete(err error) {
+	r.once.Do(func() {
+		r.err = err
+		r.shutdown()
+		close(r.done)
+	})
+}
+
+func (r *Run) shutdown() {
+	if r.owned {
+		r.system.Shutdown()
+	}
+}

@@ -1,0 +1,115 @@
+package datagen
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"time"
+
+	"github.com/floestream/floe/connectors"
+)
+
+// Generator is a source that emits fn(index) for a range of indices,
+// optionally at a fixed total rate. It implements connectors.Source and
+// connectors.Validator. Build one with Generate; a Generator holds no per-run
+// state and is not changed by reading it, so it can serve any number of runs.
+type Generator[T any] struct {
+	count int64
+	fn    func(index int64) T
+	rate  float64          // records per second across all subtasks; 0: no limit
+	now   func() time.Time // the clock of the rate schedule; tests replace it
+}
+
+// Generate returns a source that emits fn(i) for each index i.
+//
+// With count ≥ 0 the source is bounded: the indices [0, count) are cut into as
+// many contiguous parts as the source has subtasks, sizes differing by at most
+// one, and subtask i emits part i in ascending order. With count < 0 the
+// source is unbounded: subtask i of p emits i, i+p, i+2p, … and ends only
+// when the next index would exceed math.MaxInt64.
+//
+// fn is called on the reading subtask's goroutine, by several subtasks
+// concurrently when the parallelism is above one, so it must be safe for
+// concurrent use; it should be a pure function of its index so that every run
+// emits the same records.
+func Generate[T any](count int64, fn func(index int64) T) *Generator[T] {
+	return &Generator[T]{count: count, fn: fn, now: time.Now}
+}
+
+// WithRate returns a copy of g that emits at most recordsPerSecond records per
+// second in total: each of the p subtasks emits at most recordsPerSecond/p.
+// A reader's schedule starts at its first Poll and lets record k go out k/rate
+// seconds after it; a reader ahead of its schedule emits nothing and returns
+// NothingAvailable rather than sleeping, and one behind it catches up in
+// batches of up to Poll's max. A rate of 0 (the default) or +Inf means no
+// limit; a negative or NaN rate is rejected by Validate and Reader.
+func (g *Generator[T]) WithRate(recordsPerSecond float64) *Generator[T] {
+	c := *g
+	c.rate = recordsPerSecond
+	return &c
+}
+
+// Validate reports a nil function or a negative or NaN rate.
+func (g *Generator[T]) Validate() error {
+	if g.fn == nil {
+		return fmt.Errorf("datagen: the generator function is nil: pass a func(index int64) %s to Generate", reflect.TypeFor[T]())
+	}
+	if g.rate < 0 || math.IsNaN(g.rate) {
+		return fmt.Errorf("datagen: rate %v records/s is not valid: pass a rate above 0 to WithRate, or 0 for no limit", g.rate)
+	}
+	return nil
+}
+
+// Reader opens subtask info.Index's share of the indices. It fails if the
+// generator is not valid.
+func (g *Generator[T]) Reader(info connectors.SubtaskInfo) (connectors.SourceReader[T], error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	if err := info.Validate(); err != nil {
+		return nil, err
+	}
+	fn := g.fn
+	r := &reader[T]{at: func(off uint64) T { return fn(int64(off)) }}
+	switch {
+	case g.count < 0:
+		r.next, r.last, r.step = uint64(info.Index), maxIndex, uint64(info.Parallelism)
+	case g.count == 0:
+		r.done = true
+	default:
+		first, last, ok := share(uint64(g.count)-1, info.Parallelism, info.Index)
+		r.next, r.last, r.step, r.done = first, last, 1, !ok
+	}
+	if g.rate > 0 && !math.IsInf(g.rate, 1) {
+		r.rate = &schedule{perSecond: g.rate / float64(info.Parallelism), now: g.now}
+	}
+	return r, nil
+}
+
+// schedule is one reader's rate limit: record k (counting from 0) is due
+// k/perSecond seconds after the first call to allowance.
+type schedule struct {
+	perSecond float64
+	now       func() time.Time
+	start     time.Time
+	started   bool
+	emitted   uint64 // records emitted so far; the reader keeps it current
+}
+
+// allowance returns how many records may be emitted now.
+func (s *schedule) allowance() uint64 {
+	now := s.now()
+	if !s.started {
+		s.start, s.started = now, true
+	}
+	// Records 0..floor(elapsed*perSecond) are due.
+	due := math.Floor(now.Sub(s.start).Seconds()*s.perSecond) + 1
+	if due >= math.MaxUint64/2 {
+		return math.MaxUint64 / 2
+	}
+	d := uint64(max(due, 1))
+	if d <= s.emitted {
+		return 0
+	}
+	return d - s.emitted
+}

@@ -1,0 +1,70 @@
+package exchange
+
+import "fmt"
+
+// Message is a record batch of some element type, as it travels between two
+// subtasks of the same process. It deliberately does not implement
+// protoactor's MessageBatch (GetMessages): the mailbox would unroll it.
+type Message interface {
+	// Channel is the receiver's input channel the batch arrived on.
+	Channel() int32
+	// Len is the number of records in the batch.
+	Len() int
+}
+
+// Batch carries records as Go values. The sender allocates it, the receiver
+// processes it and hands it back with the credit it returns, so that a steady
+// stream allocates no batches at all. A receiver must therefore not keep the
+// Records slice once it has returned the credit.
+type Batch[T any] struct {
+	InputChannel int32 // the receiver's input channel
+	Records      []T
+}
+
+// Channel implements Message.
+func (b *Batch[T]) Channel() int32 { return b.InputChannel }
+
+// Len implements Message.
+func (b *Batch[T]) Len() int { return len(b.Records) }
+
+func (b *Batch[T]) String() string {
+	return fmt.Sprintf("batch(channel=%d, records=%d)", b.InputChannel, len(b.Records))
+}
+
+// Credit returns one unit of credit for a channel to the sender. Output and
+// Channel address the sender's writer and its channel; Recycled, when set, is
+// the processed batch given back for reuse.
+type Credit struct {
+	Output   int32
+	Channel  int32
+	Recycled Message
+}
+
+// Partitioning says how an edge spreads records over the downstream subtasks.
+type Partitioning int
+
+const (
+	// Forward sends subtask i's records to subtask i; both sides must have the
+	// same parallelism.
+	Forward Partitioning = iota
+	// Rebalance deals records round-robin over every downstream subtask.
+	Rebalance
+	// Hash sends each record to the subtask that owns its key group.
+	Hash
+	// Broadcast sends every record to every downstream subtask.
+	Broadcast
+)
+
+func (p Partitioning) String() string {
+	switch p {
+	case Forward:
+		return "FORWARD"
+	case Rebalance:
+		return "REBALANCE"
+	case Hash:
+		return "HASH"
+	case Broadcast:
+		return "BROADCAST"
+	}
+	return fmt.Sprintf("Partitioning(%d)", int(p))
+}

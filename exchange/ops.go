@@ -1,0 +1,81 @@
+package exchange
+
+import (
+	"fmt"
+
+	"github.com/floestream/floe/connectors"
+)
+
+// Ops is the set of operations the untyped runtime needs for one record type.
+// topology's generic constructors capture OpsFor[T]() for every stream, so the
+// runtime never reflects on records.
+type Ops interface {
+	// TypeName is the Go type of the records, for graphs and errors.
+	TypeName() string
+	// NewWriter builds an edge's output writer for records of this type.
+	NewWriter(cfg WriterConfig) (Writer, error)
+	// Fanout combines collectors of this type (each a connectors.Collector[T])
+	// into one that writes every record to all of them, in order.
+	Fanout(outs []any) (any, error)
+	// BindInput returns a function that delivers the records of a batch of
+	// this type, from index from on, to the collector to, stopping early when
+	// p is blocked; it returns the index of the first record not delivered.
+	BindInput(to any, p *Pressure) (func(msg Message, from int) int, error)
+}
+
+// OpsFor returns the operations for records of type T.
+func OpsFor[T any]() Ops { return ops[T]{} }
+
+type ops[T any] struct{}
+
+func (ops[T]) TypeName() string { return typeName[T]() }
+
+func (ops[T]) NewWriter(cfg WriterConfig) (Writer, error) { return newWriter[T](cfg) }
+
+func (o ops[T]) collector(v any) (connectors.Collector[T], error) {
+	c, ok := v.(connectors.Collector[T])
+	if !ok {
+		return nil, fmt.Errorf("exchange: %T is not a collector of %s", v, o.TypeName())
+	}
+	return c, nil
+}
+
+func (o ops[T]) Fanout(outs []any) (any, error) {
+	cs := make(fanout[T], len(outs))
+	for i, out := range outs {
+		c, err := o.collector(out)
+		if err != nil {
+			return nil, err
+		}
+		cs[i] = c
+	}
+	if len(cs) == 1 {
+		return cs[0], nil
+	}
+	return cs, nil
+}
+
+func (o ops[T]) BindInput(to any, p *Pressure) (func(Message, int) int, error) {
+	c, err := o.collector(to)
+	if err != nil {
+		return nil, err
+	}
+	return func(msg Message, from int) int {
+		recs := msg.(*Batch[T]).Records
+		for i := from; i < len(recs); i++ {
+			if p.Queued > 0 {
+				return i
+			}
+			c.Collect(recs[i])
+		}
+		return len(recs)
+	}, nil
+}
+
+type fanout[T any] []connectors.Collector[T]
+
+func (f fanout[T]) Collect(v T) {
+	for _, c := range f {
+		c.Collect(v)
+	}
+}
