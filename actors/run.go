@@ -84,6 +84,9 @@ func (r *Run) Wait() error {
 	return r.err
 }
 
+// Graph returns the job graph being run.
+func (r *Run) Graph() *topology.JobGraph { return r.graph }
+
 // Done is closed when the run has ended.
 func (r *Run) Done() <-chan struct{} { return r.done }
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/floestream/floe/connectors"
 	"github.com/floestream/floe/exchange"
-	floepb "github.com/floestream/floe/proto"
 	"github.com/floestream/floe/keyspace"
+	floepb "github.com/floestream/floe/proto"
 	"github.com/floestream/floe/topology"
 )
 

@@ -42,11 +42,39 @@ func (t *Task) Name() string {
 // Head is the first operator of the chain.
 func (t *Task) Head() *Node { return t.Nodes[0] }
 
-// Build validates the topology and compiles it into a job graph. Every
-// problem found is reported at once, each saying what to change; errors in
-// the topology's shape wrap ErrInvalidTopology, errors of sources and sinks
-// (a missing input file) are returned as those connectors report them.
+// Build validates the topology and its connectors and compiles it into a
+// job graph. Every problem found is reported at once, each saying what to
+// change; errors in the topology's shape wrap ErrInvalidTopology, errors of
+// sources and sinks (a missing input file) are returned as those connectors
+// report them.
 func (j *Job) Build() (*JobGraph, error) {
+	g, err := j.Plan()
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, check := range j.checks {
+		if err := check(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, n := range g.Nodes {
+		if n.validate != nil {
+			if err := n.validate(); err != nil {
+				errs = append(errs, fmt.Errorf("%s %q: %w", n.Kind, n.Name, err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Plan validates the topology's shape and compiles it into a job graph
+// without checking sources and sinks, for showing a job (`floe info`) whose
+// inputs are not at hand.
+func (j *Job) Plan() (*JobGraph, error) {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	for _, err := range j.errs {
@@ -67,7 +95,8 @@ func (j *Job) Build() (*JobGraph, error) {
 		case SinkNode:
 			sinks++
 		}
-		if n.parallelism == 0 {
+		n.parallelism = n.want
+		if n.want == 0 {
 			n.parallelism = j.parallelism
 		}
 		if n.parallelism < 1 {
@@ -106,17 +135,6 @@ func (j *Job) Build() (*JobGraph, error) {
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: job %q:\n  - %s", ErrInvalidTopology, j.name, strings.Join(problems, "\n  - "))
-	}
-	var errs []error
-	for _, n := range order {
-		if n.validate != nil {
-			if err := n.validate(); err != nil {
-				errs = append(errs, fmt.Errorf("%s %q: %w", n.Kind, n.Name, err))
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
 	}
 	g := &JobGraph{Name: j.name, Parallelism: j.parallelism, MaxParallelism: j.maxParallelism, Nodes: order}
 	g.Tasks = chain(order, j.chaining)

@@ -69,8 +69,8 @@ func (c *call) leave(prev int) { *c.env.Current = prev }
 // stateless is embedded by operators with nothing to end or close.
 type stateless struct{}
 
-func (stateless) EndInput() error     { return nil }
-func (stateless) Close(_ bool) error  { return nil }
+func (stateless) EndInput() error    { return nil }
+func (stateless) Close(_ bool) error { return nil }
 
 func noInput(i int) any { panic(fmt.Sprintf("topology: operator has no input %d", i)) }
 

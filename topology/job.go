@@ -22,6 +22,7 @@ type Job struct {
 	chaining       bool
 	nodes          []*Node
 	errs           []error
+	checks         []func() error
 }
 
 // JobOption configures a Job.
@@ -60,6 +61,11 @@ func (j *Job) SetParallelism(p int) { j.parallelism = p }
 // MaxParallelism returns the number of key groups.
 func (j *Job) MaxParallelism() int { return j.maxParallelism }
 
+// Check adds a check that Build runs before the job starts, together with
+// the sources' and sinks' own — for example that a required flag was given.
+// Plan skips it, so a job can be shown without its inputs.
+func (j *Job) Check(check func() error) { j.checks = append(j.checks, check) }
+
 // fail records an error found while the topology is being written; Build
 // reports every such error, so user code can chain calls without checks.
 func (j *Job) fail(format string, args ...any) {
@@ -97,7 +103,8 @@ type Node struct {
 
 	owner       *Job
 	uid         string
-	parallelism int
+	want        int // parallelism the user set, 0 for the job's default
+	parallelism int // resolved by Plan
 	chaining    bool
 	validate    func() error
 	open        opener
@@ -159,7 +166,7 @@ func (s Stream[T]) Name(name string) Stream[T] { s.node.Name = name; return s }
 func (s Stream[T]) UID(uid string) Stream[T] { s.node.uid = uid; return s }
 
 // Parallelism sets the parallelism of the operator that produces the stream.
-func (s Stream[T]) Parallelism(p int) Stream[T] { s.node.parallelism = p; return s }
+func (s Stream[T]) Parallelism(p int) Stream[T] { s.node.want = p; return s }
 
 // DisableChaining makes the operator that produces the stream start a task of
 // its own and never chain its successors.

@@ -43,7 +43,7 @@ func (s *sourceOp[T]) Collect(v T) {
 	s.emitted++
 	s.out.Collect(v)
 }
-func (s *sourceOp[T]) Emitted() uint64 { return s.emitted }
+func (s *sourceOp[T]) Emitted() uint64  { return s.emitted }
 func (s *sourceOp[T]) Close(bool) error { return s.reader.Close() }
 
 // Sink ends a stream in a sink and returns a handle to configure it.
@@ -74,7 +74,7 @@ type SinkStream struct{ node *Node }
 func (s SinkStream) UID(uid string) SinkStream { s.node.uid = uid; return s }
 
 // Parallelism sets the sink's parallelism.
-func (s SinkStream) Parallelism(p int) SinkStream { s.node.parallelism = p; return s }
+func (s SinkStream) Parallelism(p int) SinkStream { s.node.want = p; return s }
 
 // DisableChaining makes the sink a task of its own.
 func (s SinkStream) DisableChaining() SinkStream { s.node.chaining = false; return s }
@@ -568,4 +568,3 @@ func KeyedCoProcess[K comparable, A, B, U any](c KeyedConnected[A, B, K], name s
 	}
 	return Stream[U]{node: n}
 }
-

@@ -1,0 +1,128 @@
+package actors
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/floestream/floe/exchange"
+)
+
+// gateStep is one line of a gate scenario: an arrival ("b0" batch on channel
+// 0, "w1:15" watermark 15 on channel 1, "e2" end of channel 2) or "next",
+// which drains the gate and expects the listed events ("r0" records from
+// channel 0, "W15" watermark 15, "END").
+type gateStep struct {
+	do   string
+	want string // for next: events separated by spaces; for arrivals: "" or "error"
+}
+
+func runGate(t *testing.T, channels int, steps []gateStep) {
+	t.Helper()
+	g := NewInputGate(channels)
+	for i, s := range steps {
+		if s.do == "next" {
+			var got []string
+			for {
+				ev, ok := g.Next()
+				if !ok {
+					break
+				}
+				switch ev.Kind {
+				case EventRecords:
+					got = append(got, fmt.Sprintf("r%d", ev.Channel))
+				case EventWatermark:
+					got = append(got, fmt.Sprintf("W%d", ev.Time))
+				case EventEndOfInput:
+					got = append(got, "END")
+				}
+			}
+			if g := strings.Join(got, " "); g != s.want {
+				t.Fatalf("step %d: next = %q, want %q", i, g, s.want)
+			}
+			continue
+		}
+		var ch int
+		var wm int64
+		var err error
+		switch s.do[0] {
+		case 'b':
+			fmt.Sscanf(s.do, "b%d", &ch)
+			err = g.OfferBatch(ch, &exchange.Batch[int]{InputChannel: int32(ch), Records: []int{1}})
+		case 'w':
+			fmt.Sscanf(s.do, "w%d:%d", &ch, &wm)
+			err = g.OfferWatermark(ch, wm)
+		case 'e':
+			fmt.Sscanf(s.do, "e%d", &ch)
+			err = g.OfferEnd(ch)
+		}
+		if (err != nil) != (s.want == "error") {
+			t.Fatalf("step %d (%s): error = %v, want %s", i, s.do, err, s.want)
+		}
+	}
+}
+
+func TestInputGate(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		channels int
+		steps    []gateStep
+	}{
+		{"records in arrival order across channels", 2, []gateStep{
+			{"b1", ""}, {"b0", ""}, {"b1", ""}, {"next", "r1 r0 r1"}, {"next", ""},
+		}},
+		{"end of input only after every channel ended", 3, []gateStep{
+			{"b0", ""}, {"e0", ""}, {"b1", ""}, {"e1", ""}, {"next", "r0 r1"},
+			{"b2", ""}, {"e2", ""}, {"next", "r2 END"}, {"next", ""},
+		}},
+		{"no channels ends at once", 0, []gateStep{{"next", ""}}},
+		{"single channel watermark passes through", 1, []gateStep{
+			{"w0:5", ""}, {"b0", ""}, {"w0:9", ""}, {"next", "W5 r0 W9"},
+		}},
+		{"combined watermark is the minimum and only advances", 2, []gateStep{
+			{"w0:10", ""}, {"next", ""}, {"w1:7", ""}, {"next", "W7"},
+			{"w1:12", ""}, {"next", "W10"}, {"w0:11", ""}, {"next", "W11"}, {"w0:20", ""}, {"next", "W12"},
+		}},
+		{"watermarks never go backwards", 1, []gateStep{
+			{"w0:10", ""}, {"w0:8", ""}, {"w0:10", ""}, {"next", "W10"}, {"w0:11", ""}, {"next", "W11"},
+		}},
+		{"an ended channel stops holding the watermark back", 2, []gateStep{
+			{"w0:30", ""}, {"w1:5", ""}, {"next", "W5"}, {"e1", ""}, {"next", "W30"},
+		}},
+		{"records keep their place around watermarks", 2, []gateStep{
+			{"b0", ""}, {"w0:1", ""}, {"w1:1", ""}, {"b1", ""}, {"next", "r0 W1 r1"},
+		}},
+		{"arrivals after end-of-stream are refused", 2, []gateStep{
+			{"e0", ""}, {"b0", "error"}, {"w0:3", "error"}, {"e0", "error"}, {"b1", ""}, {"next", "r1"},
+		}},
+		{"unknown channels are refused", 2, []gateStep{{"b2", "error"}, {"w7:1", "error"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { runGate(t, tc.channels, tc.steps) })
+	}
+}
+
+func TestInputGateQueueAndEnded(t *testing.T) {
+	g := NewInputGate(1)
+	for range 3 {
+		if err := g.OfferBatch(0, &exchange.Batch[int]{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g.Queued() != 3 {
+		t.Fatalf("Queued = %d, want 3", g.Queued())
+	}
+	g.Next()
+	if g.Queued() != 2 || g.Ended() {
+		t.Fatalf("Queued = %d, Ended = %v after one Next", g.Queued(), g.Ended())
+	}
+	_ = g.OfferEnd(0)
+	g.Next()
+	g.Next()
+	if ev, ok := g.Next(); !ok || ev.Kind != EventEndOfInput || !g.Ended() {
+		t.Fatalf("Next = %v, %v, want end of input", ev, ok)
+	}
+	if g.combined != math.MinInt64 {
+		t.Fatalf("no watermark arrived, combined = %d", g.combined)
+	}
+}
