@@ -138,7 +138,7 @@ func (m *master) deploy(ctx actor.Context) {
 		for i := range t.Parallelism {
 			st := &subtask{graph: g, task: t, index: i, opts: m.opts, log: m.log,
 				metrics: m.run.metrics[t.ID][i]}
-			props := actor.PropsFromProducer(func() actor.Actor { return st })
+			props := actor.PropsFromProducer(func() actor.Actor { return st }, actor.WithDispatcher(m.run.dispatcher))
 			name := fmt.Sprintf("%s/%d/%d/%d", g.Name, m.attempt, t.ID, i)
 			p, err := ctx.SpawnNamed(props, name)
 			if err != nil {

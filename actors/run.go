@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -18,6 +19,8 @@ type Run struct {
 	owned   bool // the run created the system and shuts it down
 	master  *actor.PID
 	metrics [][]*SubtaskMetrics
+	// dispatcher runs the subtasks' mailboxes; see workerDispatcher.
+	dispatcher *workerDispatcher
 
 	once sync.Once
 	done chan struct{}
@@ -32,7 +35,8 @@ func Start(ctx context.Context, g *topology.JobGraph, opts ...Option) (*Run, err
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{graph: g, system: o.System, done: make(chan struct{})}
+	r := &Run{graph: g, system: o.System, done: make(chan struct{}),
+		dispatcher: newWorkerDispatcher(2*runtime.GOMAXPROCS(0), 300)}
 	if r.system == nil {
 		r.owned = true
 		quiet := slog.New(levelAtLeast{o.Logger.Handler(), slog.LevelWarn})
@@ -110,6 +114,7 @@ func (r *Run) complete(err error) {
 }
 
 func (r *Run) shutdown() {
+	r.dispatcher.Close()
 	if r.owned {
 		r.system.Shutdown()
 	}

@@ -19,6 +19,9 @@ type Message interface {
 type Batch[T any] struct {
 	InputChannel int32 // the receiver's input channel
 	Records      []T
+	// KeyGroups holds each record's key group on hash edges (nil elsewhere),
+	// so that the keyed receiver does not hash every key a second time.
+	KeyGroups []uint16
 }
 
 // Channel implements Message.
@@ -29,6 +32,12 @@ func (b *Batch[T]) Len() int { return len(b.Records) }
 
 func (b *Batch[T]) String() string {
 	return fmt.Sprintf("batch(channel=%d, records=%d)", b.InputChannel, len(b.Records))
+}
+
+// GroupedCollector is implemented by keyed operators: they take each record
+// with the key group the sending writer computed for it.
+type GroupedCollector[T any] interface {
+	CollectInGroup(record T, keyGroup int)
 }
 
 // Credit returns one unit of credit for a channel to the sender. Output and

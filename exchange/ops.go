@@ -60,16 +60,35 @@ func (o ops[T]) BindInput(to any, p *Pressure) (func(Message, int) int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(msg Message, from int) int {
-		recs := msg.(*Batch[T]).Records
-		for i := from; i < len(recs); i++ {
-			if p.Queued > 0 {
-				return i
+	if gc, ok := to.(GroupedCollector[T]); ok {
+		return func(msg Message, from int) int {
+			b := msg.(*Batch[T])
+			if len(b.KeyGroups) != len(b.Records) {
+				return deliver(c, b.Records, from, p)
 			}
-			c.Collect(recs[i])
-		}
-		return len(recs)
+			for i := from; i < len(b.Records); i++ {
+				if p.Queued > 0 {
+					return i
+				}
+				gc.CollectInGroup(b.Records[i], int(b.KeyGroups[i]))
+			}
+			return len(b.Records)
+		}, nil
+	}
+	return func(msg Message, from int) int {
+		return deliver(c, msg.(*Batch[T]).Records, from, p)
 	}, nil
+}
+
+// deliver hands records from index from on to c until p blocks.
+func deliver[T any](c connectors.Collector[T], recs []T, from int, p *Pressure) int {
+	for i := from; i < len(recs); i++ {
+		if p.Queued > 0 {
+			return i
+		}
+		c.Collect(recs[i])
+	}
+	return len(recs)
 }
 
 type fanout[T any] []connectors.Collector[T]

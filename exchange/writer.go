@@ -53,6 +53,8 @@ func (c *WriterConfig) validate() error {
 		return fmt.Errorf("exchange: writer needs Send and Pressure")
 	case c.Partitioning == Forward && len(c.TargetChannel) != 1:
 		return fmt.Errorf("exchange: a forward edge has one channel, not %d", len(c.TargetChannel))
+	case c.Partitioning == Hash && c.MaxParallelism > 1<<16:
+		return fmt.Errorf("exchange: max parallelism %d above %d", c.MaxParallelism, 1<<16)
 	case c.Partitioning == Hash && (c.MaxParallelism < len(c.TargetChannel)):
 		return fmt.Errorf("exchange: hash edge to %d channels needs max parallelism ≥ that, got %d",
 			len(c.TargetChannel), c.MaxParallelism)
@@ -94,10 +96,12 @@ type outChannel[T any] struct {
 }
 
 type writer[T any] struct {
-	cfg      WriterConfig
-	channels []outChannel[T]
-	hash     func(T) uint64
-	owner    []int32 // key group → channel, for Hash
+	cfg       WriterConfig
+	batchSize int // 1 when flushing per record
+	channels  []outChannel[T]
+	hash      func(T) uint64
+	owner     []int32 // key group → channel, for Hash
+	groupMask uint64  // max parallelism − 1 when it is a power of two, else 0
 	next     int     // round-robin cursor, for Rebalance
 	buffered int     // channels whose buf is non-empty
 	records  uint64
@@ -108,7 +112,10 @@ func newWriter[T any](cfg WriterConfig) (*writer[T], error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	w := &writer[T]{cfg: cfg, channels: make([]outChannel[T], len(cfg.TargetChannel))}
+	w := &writer[T]{cfg: cfg, batchSize: cfg.BatchSize, channels: make([]outChannel[T], len(cfg.TargetChannel))}
+	if cfg.FlushPerRecord {
+		w.batchSize = 1
+	}
 	for i := range w.channels {
 		w.channels[i].index = i
 		w.channels[i].target = cfg.TargetChannel[i]
@@ -128,6 +135,9 @@ func newWriter[T any](cfg WriterConfig) (*writer[T], error) {
 		for kg := range w.owner {
 			w.owner[kg] = int32(kg * p / m)
 		}
+		if m&(m-1) == 0 {
+			w.groupMask = uint64(m - 1) // hash mod m without a division
+		}
 	}
 	return w, nil
 }
@@ -145,7 +155,13 @@ func (w *writer[T]) Collect(v T) {
 			w.next = 0
 		}
 	case Hash:
-		w.add(int(w.owner[w.hash(v)%uint64(len(w.owner))]), v)
+		h := w.hash(v)
+		if w.groupMask != 0 {
+			h &= w.groupMask
+		} else {
+			h %= uint64(len(w.owner))
+		}
+		w.addInGroup(int(w.owner[h]), v, uint16(h))
 	case Broadcast:
 		for ch := range w.channels {
 			w.add(ch, v)
@@ -163,7 +179,24 @@ func (w *writer[T]) add(ch int, v T) {
 	}
 	b.Records = append(b.Records, v)
 	w.records++
-	if len(b.Records) >= w.cfg.BatchSize || w.cfg.FlushPerRecord {
+	if len(b.Records) >= w.batchSize {
+		w.flush(c)
+	}
+}
+
+// addInGroup is add for hash edges, which also carry the key group.
+func (w *writer[T]) addInGroup(ch int, v T, group uint16) {
+	c := &w.channels[ch]
+	b := c.buf
+	if b == nil {
+		b = w.batch(c)
+		c.buf = b
+		w.buffered++
+	}
+	b.Records = append(b.Records, v)
+	b.KeyGroups = append(b.KeyGroups, group)
+	w.records++
+	if len(b.Records) >= w.batchSize {
 		w.flush(c)
 	}
 }
@@ -174,7 +207,11 @@ func (w *writer[T]) batch(c *outChannel[T]) *Batch[T] {
 		c.free = c.free[:n-1]
 		return b
 	}
-	return &Batch[T]{InputChannel: c.target, Records: make([]T, 0, w.cfg.BatchSize)}
+	b := &Batch[T]{InputChannel: c.target, Records: make([]T, 0, w.cfg.BatchSize)}
+	if w.cfg.Partitioning == Hash {
+		b.KeyGroups = make([]uint16, 0, w.cfg.BatchSize)
+	}
+	return b
 }
 
 // flush moves the channel's partial batch out: straight to the receiver when
@@ -229,7 +266,7 @@ func (w *writer[T]) OnCredit(ch int, recycled Message) {
 	c := &w.channels[ch]
 	c.credits++
 	if b, ok := recycled.(*Batch[T]); ok && len(c.free) < w.cfg.Credits {
-		b.Records = b.Records[:0]
+		b.Records, b.KeyGroups = b.Records[:0], b.KeyGroups[:0]
 		c.free = append(c.free, b)
 	}
 	w.pump(c)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/floestream/floe/exchange"
@@ -158,7 +159,8 @@ func resolvePartitioning(e *Edge, bad func(string, ...any)) {
 }
 
 // topologicalOrder sorts nodes by Kahn's algorithm, keeping creation order
-// among independent nodes; it returns the nodes left on a cycle if any.
+// among independent nodes; when the graph has a cycle it returns the nodes of
+// one cycle.
 func topologicalOrder(nodes []*Node) (order, cycle []*Node) {
 	indegree := make(map[*Node]int, len(nodes))
 	for _, n := range nodes {
@@ -183,11 +185,32 @@ func topologicalOrder(nodes []*Node) (order, cycle []*Node) {
 	if len(order) == len(nodes) {
 		return order, nil
 	}
+	// Every node left has an input from another node left, so walking inputs
+	// backwards from any of them must revisit a node: that loop is a cycle.
+	var start *Node
 	for _, n := range nodes {
 		if indegree[n] > 0 {
-			cycle = append(cycle, n)
+			start = n
+			break
 		}
 	}
+	seen := map[*Node]int{}
+	var path []*Node
+	for n := start; ; {
+		if i, ok := seen[n]; ok {
+			cycle = path[i:]
+			break
+		}
+		seen[n] = len(path)
+		path = append(path, n)
+		for _, e := range n.Inputs {
+			if indegree[e.From] > 0 {
+				n = e.From
+				break
+			}
+		}
+	}
+	slices.SortFunc(cycle, func(a, b *Node) int { return a.ID - b.ID })
 	return order, cycle
 }
 

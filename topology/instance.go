@@ -52,19 +52,22 @@ func (f Failure) Error() string { return f.Err.Error() }
 
 func raise(err error) { panic(Failure{Err: err}) }
 
-// call tracks which node's user code runs.
+// call tracks which node's user code runs. It holds the env's Current
+// pointer itself: this runs around every user call, on every record.
 type call struct {
-	env *Env
+	cur *int
 	id  int
 }
 
+func newCall(env *Env, id int) call { return call{cur: env.Current, id: id} }
+
 func (c *call) enter() int {
-	prev := *c.env.Current
-	*c.env.Current = c.id
+	prev := *c.cur
+	*c.cur = c.id
 	return prev
 }
 
-func (c *call) leave(prev int) { *c.env.Current = prev }
+func (c *call) leave(prev int) { *c.cur = prev }
 
 // stateless is embedded by operators with nothing to end or close.
 type stateless struct{}
@@ -88,6 +91,7 @@ type KeyedContext[K comparable] struct {
 	Context
 	store *keyspace.KeyedStore[K]
 	hash  func(K) uint64
+	group func(hash uint64) int // key group of a hash
 }
 
 // Key returns the key of the record (or timer) being processed.
@@ -105,9 +109,8 @@ func (c *KeyedContext[K]) ForEachKey(state string, fn func(key K) error) error {
 	for k := range c.store.Keys(state) {
 		keys = append(keys, k) // collected first: fn may clear entries
 	}
-	m := uint64(c.store.MaxParallelism())
 	for _, k := range keys {
-		c.store.SetCurrentKey(k, int(c.hash(k)%m))
+		c.setKey(k)
 		if err := fn(k); err != nil {
 			return err
 		}

@@ -62,7 +62,7 @@ func Sink[T any](s Stream[T], name string, sink connectors.Sink[T]) SinkStream {
 		if err != nil {
 			return nil, err
 		}
-		return &sinkOp[T]{call: call{env, n.ID}, w: w}, nil
+		return &sinkOp[T]{call: newCall(env, n.ID), w: w}, nil
 	}
 	return SinkStream{node: n}
 }
@@ -142,7 +142,7 @@ func Map[T, U any](s Stream[T], name string, fn func(T) U) Stream[U] {
 	checkFunc(s.job(), name, fn)
 	var out Stream[U]
 	out = oneInput[T, U](s, name, false, func(env *Env, o any) (Instance, error) {
-		return &mapOp[T, U]{call: call{env, out.node.ID}, fn: fn, out: o.(Collector[U])}, nil
+		return &mapOp[T, U]{call: newCall(env, out.node.ID), fn: fn, out: o.(Collector[U])}, nil
 	})
 	return out
 }
@@ -167,7 +167,7 @@ func Filter[T any](s Stream[T], name string, fn func(T) bool) Stream[T] {
 	checkFunc(s.job(), name, fn)
 	var out Stream[T]
 	out = oneInput[T, T](s, name, false, func(env *Env, o any) (Instance, error) {
-		return &filterOp[T]{call: call{env, out.node.ID}, fn: fn, out: o.(Collector[T])}, nil
+		return &filterOp[T]{call: newCall(env, out.node.ID), fn: fn, out: o.(Collector[T])}, nil
 	})
 	return out
 }
@@ -194,7 +194,7 @@ func FlatMap[T, U any](s Stream[T], name string, fn func(in T, out Collector[U])
 	checkFunc(s.job(), name, fn)
 	var out Stream[U]
 	out = oneInput[T, U](s, name, false, func(env *Env, o any) (Instance, error) {
-		return &flatMapOp[T, U]{call: call{env, out.node.ID}, fn: fn, out: o.(Collector[U])}, nil
+		return &flatMapOp[T, U]{call: newCall(env, out.node.ID), fn: fn, out: o.(Collector[U])}, nil
 	})
 	return out
 }
@@ -249,7 +249,7 @@ func Process[T, U any](s Stream[T], name string, fn ProcessFunction[T, U]) Strea
 	var out Stream[U]
 	out = oneInput[T, U](s, name, false, func(env *Env, o any) (Instance, error) {
 		fn := perSubtask(fn)
-		op := &processOp[T, U]{call: call{env, out.node.ID}, fn: fn, ctx: &Context{info: env.Info}, out: o.(Collector[U])}
+		op := &processOp[T, U]{call: newCall(env, out.node.ID), fn: fn, ctx: &Context{info: env.Info}, out: o.(Collector[U])}
 		if err := lifecycleOpen(&op.call, fn, op.ctx); err != nil {
 			return nil, err
 		}
@@ -372,7 +372,7 @@ func KeyedProcess[K comparable, T, U any](k Keyed[T, K], name string, fn KeyedPr
 	var out Stream[U]
 	out = oneInput[T, U](k.stream, name, true, func(env *Env, o any) (Instance, error) {
 		fn := perSubtask(fn)
-		op := &keyedOp[K, T, U]{call: call{env, out.node.ID}, fn: fn, key: k.key,
+		op := &keyedOp[K, T, U]{call: newCall(env, out.node.ID), fn: fn, key: k.key,
 			ctx: newKeyedContext(env, k.hash), out: o.(Collector[U])}
 		if err := lifecycleOpen(&op.call, fn, op.ctx); err != nil {
 			return nil, err
@@ -383,16 +383,23 @@ func KeyedProcess[K comparable, T, U any](k Keyed[T, K], name string, fn KeyedPr
 }
 
 func newKeyedContext[K comparable](env *Env, hash func(K) uint64) *KeyedContext[K] {
+	m := env.MaxParallelism
+	group := func(h uint64) int { return keyspace.KeyGroupForHash(h, m) }
+	if m&(m-1) == 0 {
+		mask := uint64(m - 1) // the same key group without a division
+		group = func(h uint64) int { return int(h & mask) }
+	}
 	return &KeyedContext[K]{
 		Context: Context{info: env.Info},
-		store:   keyspace.NewHeapKeyedStore[K](env.MaxParallelism, env.KeyGroups),
+		store:   keyspace.NewHeapKeyedStore[K](m, env.KeyGroups),
 		hash:    hash,
+		group:   group,
 	}
 }
 
 // setKey makes k current in the keyed store.
 func (c *KeyedContext[K]) setKey(k K) {
-	c.store.SetCurrentKey(k, int(c.hash(k)%uint64(c.store.MaxParallelism())))
+	c.store.SetCurrentKey(k, c.group(c.hash(k)))
 }
 
 type keyedOp[K comparable, T, U any] struct {
@@ -403,14 +410,26 @@ type keyedOp[K comparable, T, U any] struct {
 	out Collector[U]
 }
 
-func (o *keyedOp[K, T, U]) Input(int) any { return Collector[T](o) }
+func (o *keyedOp[K, T, U]) Input(int) any { return o }
 func (o *keyedOp[K, T, U]) Collect(v T) {
 	p := o.enter()
 	o.ctx.setKey(o.key(v))
+	o.process(v)
+	o.leave(p)
+}
+
+// CollectInGroup takes a record whose key group the sender computed.
+func (o *keyedOp[K, T, U]) CollectInGroup(v T, group int) {
+	p := o.enter()
+	o.ctx.store.SetCurrentKey(o.key(v), group)
+	o.process(v)
+	o.leave(p)
+}
+
+func (o *keyedOp[K, T, U]) process(v T) {
 	if err := o.fn.ProcessElement(o.ctx, v, o.out); err != nil {
 		raise(err)
 	}
-	o.leave(p)
 }
 func (o *keyedOp[K, T, U]) EndInput() error {
 	return lifecycleFinish(&o.call, o.fn, o.ctx, o.out)
@@ -471,7 +490,7 @@ func CoProcess[A, B, U any](c Connected[A, B], name string, fn CoProcessFunction
 	n := twoInput[A, B, U](c.a, c.b, name, false)
 	n.open = func(env *Env, o any) (Instance, error) {
 		fn := perSubtask(fn)
-		op := &coOp[*Context, U]{call: call{env, n.ID}, fn: fn, ctx: &Context{info: env.Info}, out: o.(Collector[U])}
+		op := &coOp[*Context, U]{call: newCall(env, n.ID), fn: fn, ctx: &Context{info: env.Info}, out: o.(Collector[U])}
 		op.in1 = coInput[A]{op: &op.call, fn: func(v A) error { return fn.ProcessElement1(op.ctx, v, op.out) }}
 		op.in2 = coInput[B]{op: &op.call, fn: func(v B) error { return fn.ProcessElement2(op.ctx, v, op.out) }}
 		if err := lifecycleOpen(&op.call, fn, op.ctx); err != nil {
@@ -510,20 +529,37 @@ func (o *coOp[C, U]) Close(bool) error { return lifecycleClose(o.fn) }
 
 // coInput is one input of a two-input operator.
 type coInput[T any] struct {
-	op  *call
-	fn  func(T) error
-	key func(T) // sets the current key, for keyed operators
+	op *call
+	fn func(T) error
 }
 
 func (c coInput[T]) Collect(v T) {
 	p := c.op.enter()
-	if c.key != nil {
-		c.key(v)
-	}
 	if err := c.fn(v); err != nil {
 		raise(err)
 	}
 	c.op.leave(p)
+}
+
+// keyedCoInput is one input of a keyed two-input operator.
+type keyedCoInput[K comparable, T any] struct {
+	coInput[T]
+	ctx *KeyedContext[K]
+	key func(T) K
+}
+
+func (c keyedCoInput[K, T]) Collect(v T) {
+	p := c.op.enter()
+	c.ctx.setKey(c.key(v))
+	c.op.leave(p)
+	c.coInput.Collect(v)
+}
+
+func (c keyedCoInput[K, T]) CollectInGroup(v T, group int) {
+	p := c.op.enter()
+	c.ctx.store.SetCurrentKey(c.key(v), group)
+	c.op.leave(p)
+	c.coInput.Collect(v)
 }
 
 // KeyedConnected is a pair of streams keyed by the same key type, processed
@@ -556,11 +592,11 @@ func KeyedCoProcess[K comparable, A, B, U any](c KeyedConnected[A, B, K], name s
 	n.open = func(env *Env, o any) (Instance, error) {
 		fn := perSubtask(fn)
 		ctx := newKeyedContext(env, c.a.hash)
-		op := &coOp[*KeyedContext[K], U]{call: call{env, n.ID}, fn: fn, ctx: ctx, out: o.(Collector[U])}
-		op.in1 = coInput[A]{op: &op.call, key: func(v A) { ctx.setKey(c.a.key(v)) },
-			fn: func(v A) error { return fn.ProcessElement1(ctx, v, op.out) }}
-		op.in2 = coInput[B]{op: &op.call, key: func(v B) { ctx.setKey(c.b.key(v)) },
-			fn: func(v B) error { return fn.ProcessElement2(ctx, v, op.out) }}
+		op := &coOp[*KeyedContext[K], U]{call: newCall(env, n.ID), fn: fn, ctx: ctx, out: o.(Collector[U])}
+		op.in1 = keyedCoInput[K, A]{ctx: ctx, key: c.a.key, coInput: coInput[A]{op: &op.call,
+			fn: func(v A) error { return fn.ProcessElement1(ctx, v, op.out) }}}
+		op.in2 = keyedCoInput[K, B]{ctx: ctx, key: c.b.key, coInput: coInput[B]{op: &op.call,
+			fn: func(v B) error { return fn.ProcessElement2(ctx, v, op.out) }}}
 		if err := lifecycleOpen(&op.call, fn, ctx); err != nil {
 			return nil, err
 		}
