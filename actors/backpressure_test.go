@@ -20,7 +20,9 @@ type slowSink struct {
 	written *atomic.Int64
 }
 
-func (s slowSink) Writer(connectors.SubtaskInfo) (connectors.SinkWriter[[]byte], error) { return s, nil }
+func (s slowSink) Writer(connectors.SubtaskInfo) (connectors.SinkWriter[[]byte], error) {
+	return s, nil
+}
 func (s slowSink) Write([]byte) error {
 	time.Sleep(s.delay)
 	s.written.Add(1)

@@ -100,7 +100,13 @@ func (s *subtask) Receive(ctx actor.Context) {
 // measures busy and back-pressured time, and keeps partial batches flushing
 // on time.
 func (s *subtask) work(msg any) {
+	if s.phase == phaseDeployed && s.source == nil {
+		// Upstream may have started and sent before the master's Start
+		// reached this subtask; only sources wait for Start.
+		s.onStart()
+	}
 	if s.phase != phaseRunning && s.phase != phaseEnding {
+		// After the end or a failure, input is moot: the job is ending.
 		return
 	}
 	start := time.Now()

@@ -1,6 +1,10 @@
 package exchange
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/floestream/floe/connectors"
+)
 
 // Message is a record batch of some element type, as it travels between two
 // subtasks of the same process. It deliberately does not implement
@@ -32,6 +36,37 @@ func (b *Batch[T]) Len() int { return len(b.Records) }
 
 func (b *Batch[T]) String() string {
 	return fmt.Sprintf("batch(channel=%d, records=%d)", b.InputChannel, len(b.Records))
+}
+
+// BatchCollector is implemented by operators and writers that take a run of
+// records at once, so that a batch crosses a chain with one call per
+// operator instead of one per record. The callee must not keep records
+// after it returns: the slice is reused.
+type BatchCollector[T any] interface {
+	CollectBatch(records []T)
+}
+
+// AsBatch returns a BatchCollector for c: c itself when it takes batches,
+// otherwise one that hands the records over one at a time.
+func AsBatch[T any](c connectors.Collector[T]) BatchCollector[T] {
+	if b, ok := c.(BatchCollector[T]); ok {
+		return b
+	}
+	return recordByRecord[T]{c}
+}
+
+type recordByRecord[T any] struct{ c connectors.Collector[T] }
+
+func (r recordByRecord[T]) CollectBatch(records []T) {
+	for _, v := range records {
+		r.c.Collect(v)
+	}
+}
+
+// GroupedBatchCollector is implemented by keyed operators that take a run of
+// records with their key groups at once.
+type GroupedBatchCollector[T any] interface {
+	CollectGroupedBatch(records []T, keyGroups []uint16)
 }
 
 // GroupedCollector is implemented by keyed operators: they take each record

@@ -60,6 +60,32 @@ func (o ops[T]) BindInput(to any, p *Pressure) (func(Message, int) int, error) {
 	if err != nil {
 		return nil, err
 	}
+	if gb, ok := to.(GroupedBatchCollector[T]); ok {
+		// Whole batches: back-pressure is checked between batches only, so a
+		// batch may add at most its own output beyond the credits.
+		return func(msg Message, from int) int {
+			b := msg.(*Batch[T])
+			if p.Queued > 0 {
+				return from
+			}
+			if len(b.KeyGroups) != len(b.Records) {
+				AsBatch(c).CollectBatch(b.Records[from:])
+			} else {
+				gb.CollectGroupedBatch(b.Records[from:], b.KeyGroups[from:])
+			}
+			return len(b.Records)
+		}, nil
+	}
+	if bc, ok := to.(BatchCollector[T]); ok {
+		return func(msg Message, from int) int {
+			recs := msg.(*Batch[T]).Records
+			if p.Queued > 0 {
+				return from
+			}
+			bc.CollectBatch(recs[from:])
+			return len(recs)
+		}, nil
+	}
 	if gc, ok := to.(GroupedCollector[T]); ok {
 		return func(msg Message, from int) int {
 			b := msg.(*Batch[T])
@@ -96,5 +122,11 @@ type fanout[T any] []connectors.Collector[T]
 func (f fanout[T]) Collect(v T) {
 	for _, c := range f {
 		c.Collect(v)
+	}
+}
+
+func (f fanout[T]) CollectBatch(records []T) {
+	for _, c := range f {
+		AsBatch(c).CollectBatch(records)
 	}
 }

@@ -102,10 +102,10 @@ type writer[T any] struct {
 	hash      func(T) uint64
 	owner     []int32 // key group → channel, for Hash
 	groupMask uint64  // max parallelism − 1 when it is a power of two, else 0
-	next     int     // round-robin cursor, for Rebalance
-	buffered int     // channels whose buf is non-empty
-	records  uint64
-	batches  uint64
+	next      int     // round-robin cursor, for Rebalance
+	buffered  int     // channels whose buf is non-empty
+	records   uint64
+	batches   uint64
 }
 
 func newWriter[T any](cfg WriterConfig) (*writer[T], error) {
@@ -165,6 +165,43 @@ func (w *writer[T]) Collect(v T) {
 	case Broadcast:
 		for ch := range w.channels {
 			w.add(ch, v)
+		}
+	}
+}
+
+// CollectBatch routes a run of records; on a forward edge it copies them
+// into the channel's batches in bulk.
+func (w *writer[T]) CollectBatch(records []T) {
+	switch w.cfg.Partitioning {
+	case Hash:
+		if w.groupMask != 0 {
+			for _, v := range records {
+				h := w.hash(v) & w.groupMask
+				w.addInGroup(int(w.owner[h]), v, uint16(h))
+			}
+			return
+		}
+		fallthrough
+	case Rebalance, Broadcast:
+		for _, v := range records {
+			w.Collect(v)
+		}
+		return
+	}
+	c := &w.channels[0]
+	for len(records) > 0 {
+		b := c.buf
+		if b == nil {
+			b = w.batch(c)
+			c.buf = b
+			w.buffered++
+		}
+		n := min(len(records), w.batchSize-len(b.Records))
+		b.Records = append(b.Records, records[:n]...)
+		records = records[n:]
+		w.records += uint64(n)
+		if len(b.Records) >= w.batchSize {
+			w.flush(c)
 		}
 	}
 }

@@ -23,28 +23,59 @@ func FromSource[T any](j *Job, name string, src connectors.Source[T]) Stream[T] 
 		if err != nil {
 			return nil, err
 		}
-		return &sourceOp[T]{reader: r, out: out.(Collector[T])}, nil
+		return &sourceOp[T]{reader: r, out: newEmitter(out.(Collector[T]))}, nil
 	}
 	return Stream[T]{node: n}
 }
 
+// sourceOp gathers what the reader emits in one poll and passes it on as
+// one batch.
 type sourceOp[T any] struct {
 	stateless
 	reader  connectors.SourceReader[T]
-	out     Collector[T]
+	out     *emitter[T]
 	emitted uint64
 }
 
 func (s *sourceOp[T]) Input(i int) any { return noInput(i) }
 func (s *sourceOp[T]) Poll(max int) (connectors.Status, error) {
-	return s.reader.Poll(s, max)
-}
-func (s *sourceOp[T]) Collect(v T) {
-	s.emitted++
-	s.out.Collect(v)
+	status, err := s.reader.Poll(s.out, max)
+	s.emitted += uint64(len(s.out.buf))
+	s.out.flush()
+	return status, err
 }
 func (s *sourceOp[T]) Emitted() uint64  { return s.emitted }
 func (s *sourceOp[T]) Close(bool) error { return s.reader.Close() }
+
+// emitter collects what user code emits while the operator works through a
+// batch, and passes it downstream as one batch when the operator is done.
+// Handing a batch on costs one call however many records it holds.
+type emitter[T any] struct {
+	buf  []T
+	next exchange.BatchCollector[T]
+}
+
+func newEmitter[T any](next Collector[T]) *emitter[T] {
+	return &emitter[T]{next: exchange.AsBatch(next)}
+}
+
+// Collect buffers one record.
+func (e *emitter[T]) Collect(v T) { e.buf = append(e.buf, v) }
+
+// flush passes the buffered records on; the buffer is reused, and dropped
+// when a burst made it large, so one burst does not pin memory for the run.
+func (e *emitter[T]) flush() {
+	if len(e.buf) == 0 {
+		return
+	}
+	e.next.CollectBatch(e.buf)
+	clear(e.buf)
+	if cap(e.buf) > 1<<14 {
+		e.buf = nil
+	} else {
+		e.buf = e.buf[:0]
+	}
+}
 
 // Sink ends a stream in a sink and returns a handle to configure it.
 func Sink[T any](s Stream[T], name string, sink connectors.Sink[T]) SinkStream {
@@ -89,6 +120,15 @@ func (s *sinkOp[T]) Collect(v T) {
 	p := s.enter()
 	if err := s.w.Write(v); err != nil {
 		raise(err)
+	}
+	s.leave(p)
+}
+func (s *sinkOp[T]) CollectBatch(records []T) {
+	p := s.enter()
+	for _, v := range records {
+		if err := s.w.Write(v); err != nil {
+			raise(err)
+		}
 	}
 	s.leave(p)
 }
@@ -142,7 +182,7 @@ func Map[T, U any](s Stream[T], name string, fn func(T) U) Stream[U] {
 	checkFunc(s.job(), name, fn)
 	var out Stream[U]
 	out = oneInput[T, U](s, name, false, func(env *Env, o any) (Instance, error) {
-		return &mapOp[T, U]{call: newCall(env, out.node.ID), fn: fn, out: o.(Collector[U])}, nil
+		return &mapOp[T, U]{call: newCall(env, out.node.ID), fn: fn, out: o.(Collector[U]), batch: newEmitter(o.(Collector[U]))}, nil
 	})
 	return out
 }
@@ -150,8 +190,20 @@ func Map[T, U any](s Stream[T], name string, fn func(T) U) Stream[U] {
 type mapOp[T, U any] struct {
 	stateless
 	call
-	fn  func(T) U
-	out Collector[U]
+	fn    func(T) U
+	out   Collector[U]
+	batch *emitter[U]
+}
+
+func (m *mapOp[T, U]) CollectBatch(records []T) {
+	p := m.enter()
+	buf := m.batch.buf
+	for _, v := range records {
+		buf = append(buf, m.fn(v))
+	}
+	m.batch.buf = buf
+	m.leave(p)
+	m.batch.flush()
 }
 
 func (m *mapOp[T, U]) Input(int) any { return Collector[T](m) }
@@ -167,7 +219,7 @@ func Filter[T any](s Stream[T], name string, fn func(T) bool) Stream[T] {
 	checkFunc(s.job(), name, fn)
 	var out Stream[T]
 	out = oneInput[T, T](s, name, false, func(env *Env, o any) (Instance, error) {
-		return &filterOp[T]{call: newCall(env, out.node.ID), fn: fn, out: o.(Collector[T])}, nil
+		return &filterOp[T]{call: newCall(env, out.node.ID), fn: fn, out: o.(Collector[T]), batch: newEmitter(o.(Collector[T]))}, nil
 	})
 	return out
 }
@@ -175,8 +227,22 @@ func Filter[T any](s Stream[T], name string, fn func(T) bool) Stream[T] {
 type filterOp[T any] struct {
 	stateless
 	call
-	fn  func(T) bool
-	out Collector[T]
+	fn    func(T) bool
+	out   Collector[T]
+	batch *emitter[T]
+}
+
+func (f *filterOp[T]) CollectBatch(records []T) {
+	p := f.enter()
+	buf := f.batch.buf
+	for _, v := range records {
+		if f.fn(v) {
+			buf = append(buf, v)
+		}
+	}
+	f.batch.buf = buf
+	f.leave(p)
+	f.batch.flush()
 }
 
 func (f *filterOp[T]) Input(int) any { return Collector[T](f) }
@@ -194,7 +260,7 @@ func FlatMap[T, U any](s Stream[T], name string, fn func(in T, out Collector[U])
 	checkFunc(s.job(), name, fn)
 	var out Stream[U]
 	out = oneInput[T, U](s, name, false, func(env *Env, o any) (Instance, error) {
-		return &flatMapOp[T, U]{call: newCall(env, out.node.ID), fn: fn, out: o.(Collector[U])}, nil
+		return &flatMapOp[T, U]{call: newCall(env, out.node.ID), fn: fn, out: o.(Collector[U]), batch: newEmitter(o.(Collector[U]))}, nil
 	})
 	return out
 }
@@ -202,8 +268,18 @@ func FlatMap[T, U any](s Stream[T], name string, fn func(in T, out Collector[U])
 type flatMapOp[T, U any] struct {
 	stateless
 	call
-	fn  func(T, Collector[U])
-	out Collector[U]
+	fn    func(T, Collector[U])
+	out   Collector[U]
+	batch *emitter[U]
+}
+
+func (f *flatMapOp[T, U]) CollectBatch(records []T) {
+	p := f.enter()
+	for _, v := range records {
+		f.fn(v, f.batch)
+	}
+	f.leave(p)
+	f.batch.flush()
 }
 
 func (f *flatMapOp[T, U]) Input(int) any { return Collector[T](f) }
@@ -249,7 +325,8 @@ func Process[T, U any](s Stream[T], name string, fn ProcessFunction[T, U]) Strea
 	var out Stream[U]
 	out = oneInput[T, U](s, name, false, func(env *Env, o any) (Instance, error) {
 		fn := perSubtask(fn)
-		op := &processOp[T, U]{call: newCall(env, out.node.ID), fn: fn, ctx: &Context{info: env.Info}, out: o.(Collector[U])}
+		op := &processOp[T, U]{call: newCall(env, out.node.ID), fn: fn, ctx: &Context{info: env.Info},
+			out: o.(Collector[U]), batch: newEmitter(o.(Collector[U]))}
 		if err := lifecycleOpen(&op.call, fn, op.ctx); err != nil {
 			return nil, err
 		}
@@ -285,9 +362,21 @@ func lifecycleClose(fn any) error {
 
 type processOp[T, U any] struct {
 	call
-	fn  ProcessFunction[T, U]
-	ctx *Context
-	out Collector[U]
+	fn    ProcessFunction[T, U]
+	ctx   *Context
+	out   Collector[U]
+	batch *emitter[U]
+}
+
+func (o *processOp[T, U]) CollectBatch(records []T) {
+	p := o.enter()
+	for _, v := range records {
+		if err := o.fn.ProcessElement(o.ctx, v, o.batch); err != nil {
+			raise(err)
+		}
+	}
+	o.leave(p)
+	o.batch.flush()
 }
 
 func (o *processOp[T, U]) Input(int) any { return Collector[T](o) }
@@ -373,7 +462,7 @@ func KeyedProcess[K comparable, T, U any](k Keyed[T, K], name string, fn KeyedPr
 	out = oneInput[T, U](k.stream, name, true, func(env *Env, o any) (Instance, error) {
 		fn := perSubtask(fn)
 		op := &keyedOp[K, T, U]{call: newCall(env, out.node.ID), fn: fn, key: k.key,
-			ctx: newKeyedContext(env, k.hash), out: o.(Collector[U])}
+			ctx: newKeyedContext(env, k.hash), out: o.(Collector[U]), batch: newEmitter(o.(Collector[U]))}
 		if err := lifecycleOpen(&op.call, fn, op.ctx); err != nil {
 			return nil, err
 		}
@@ -404,10 +493,25 @@ func (c *KeyedContext[K]) setKey(k K) {
 
 type keyedOp[K comparable, T, U any] struct {
 	call
-	fn  KeyedProcessFunction[K, T, U]
-	key func(T) K
-	ctx *KeyedContext[K]
-	out Collector[U]
+	fn    KeyedProcessFunction[K, T, U]
+	key   func(T) K
+	ctx   *KeyedContext[K]
+	out   Collector[U]
+	batch *emitter[U]
+}
+
+// CollectGroupedBatch takes a batch whose key groups the sender computed.
+func (o *keyedOp[K, T, U]) CollectGroupedBatch(records []T, groups []uint16) {
+	p := o.enter()
+	store := o.ctx.store
+	for i, v := range records {
+		store.SetCurrentKey(o.key(v), int(groups[i]))
+		if err := o.fn.ProcessElement(o.ctx, v, o.batch); err != nil {
+			raise(err)
+		}
+	}
+	o.leave(p)
+	o.batch.flush()
 }
 
 func (o *keyedOp[K, T, U]) Input(int) any { return o }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/floestream/floe/actors"
 	"github.com/floestream/floe/connectors"
@@ -22,8 +24,24 @@ const (
 func triple(v int64) int64 { return v * 3 }
 func even(v int64) bool    { return v%2 == 0 }
 func keyOf(v int64) int64  { return v % keys }
-func perRecord(b *testing.B) {
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// measure runs fn and reports wall and CPU nanoseconds per record.
+func measure(b *testing.B, fn func()) {
+	cpu := cpuTime()
+	b.ResetTimer()
+	fn()
+	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/record")
+	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/record")
 }
 
 // sumSink adds up what it receives, so the work cannot be optimised away.
@@ -132,10 +150,12 @@ func BenchmarkPipeline(b *testing.B) {
 		{"floe-unchained", func(b *testing.B, n int) int64 { return floePipeline(b, n, false) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			if got, want := bc.run(b, b.N), expectedSum(b.N); got != want {
+			want := expectedSum(b.N)
+			var got int64
+			measure(b, func() { got = bc.run(b, b.N) })
+			if got != want {
 				b.Fatalf("sum %d, want %d", got, want)
 			}
-			perRecord(b)
 		})
 	}
 }
@@ -271,10 +291,11 @@ func BenchmarkKeyedExchange(b *testing.B) {
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			if got, want := bc.run(b, b.N), int64(b.N)*int64(b.N-1)/2; got != want {
+			var got int64
+			measure(b, func() { got = bc.run(b, b.N) })
+			if want := int64(b.N) * int64(b.N-1) / 2; got != want {
 				b.Fatalf("sum %d, want %d", got, want)
 			}
-			perRecord(b)
 		})
 	}
 }
@@ -301,10 +322,11 @@ func BenchmarkKeyedCount(b *testing.B) {
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			if got, want := bc.run(b, b.N), int64(min(b.N, keys)); got != want {
+			var got int64
+			measure(b, func() { got = bc.run(b, b.N) })
+			if want := int64(min(b.N, keys)); got != want {
 				b.Fatalf("%d keys counted, want %d", got, want)
 			}
-			perRecord(b)
 		})
 	}
 }
