@@ -43,6 +43,9 @@ type inputChannel struct {
 	output  int32
 	channel int32
 	deliver func(exchange.Message, int) int
+	// processed holds batches whose credit is not yet returned; credit goes
+	// back creditBatch batches at a time.
+	processed []exchange.Message
 }
 
 // subtask is the actor of one parallel instance of a task.
@@ -109,8 +112,14 @@ func (s *subtask) work(msg any) {
 		// After the end or a failure, input is moot: the job is ending.
 		return
 	}
-	start := time.Now()
 	wasBlocked := s.pressure.Blocked()
+	if c, ok := msg.(*exchange.Credit); ok && !wasBlocked {
+		// Bookkeeping only: nothing waited for this credit, so nothing is
+		// processed and there is no time worth measuring.
+		s.guard(func() { s.onCredit(c) })
+		return
+	}
+	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			s.fail(s.panicCause(r))
@@ -139,6 +148,16 @@ func (s *subtask) work(msg any) {
 		s.flushPending = false
 		s.flushPartial()
 	}
+}
+
+// guard runs fn, failing the subtask if it panics.
+func (s *subtask) guard(fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.fail(s.panicCause(r))
+		}
+	}()
+	fn()
 }
 
 func (s *subtask) trackPressure(wasBlocked bool, now time.Time) {
@@ -408,8 +427,18 @@ func (s *subtask) process(ch int, b exchange.Message, from int) {
 		s.partial, s.partialFrom, s.partialCh = b, n, ch
 		return
 	}
-	s.root.Send(in.sender, &exchange.Credit{Output: in.output, Channel: in.channel, Recycled: b})
+	// Returning credit a few batches at a time never starves the sender: it
+	// keeps at least credits − creditBatch + 1 batches' worth, and this
+	// subtask processes what it holds without waiting for anyone.
+	if in.processed = append(in.processed, b); len(in.processed) >= s.creditBatch() {
+		s.root.Send(in.sender, &exchange.Credit{Output: in.output, Channel: in.channel, Recycled: in.processed})
+		in.processed = make([]exchange.Message, 0, s.creditBatch())
+	}
 }
+
+// creditBatch is how many processed batches a channel returns credit for at
+// once: half the credits, so that the sender always has the other half.
+func (s *subtask) creditBatch() int { return max(1, s.opts.Credits/2) }
 
 func (s *subtask) onCredit(c *exchange.Credit) {
 	s.writers[c.Output].OnCredit(int(c.Channel), c.Recycled)

@@ -75,13 +75,14 @@ type GroupedCollector[T any] interface {
 	CollectInGroup(record T, keyGroup int)
 }
 
-// Credit returns one unit of credit for a channel to the sender. Output and
-// Channel address the sender's writer and its channel; Recycled, when set, is
-// the processed batch given back for reuse.
+// Credit returns credit for a channel to the sender: one unit per processed
+// batch, handed back in Recycled for reuse. Output and Channel address the
+// sender's writer and its channel. Receivers return credit a few batches at a
+// time, which halves the messages on a busy channel.
 type Credit struct {
 	Output   int32
 	Channel  int32
-	Recycled Message
+	Recycled []Message
 }
 
 // Partitioning says how an edge spreads records over the downstream subtasks.

@@ -68,9 +68,10 @@ type Writer interface {
 	// Collector returns the connectors.Collector[T] that upstream operators
 	// write records into.
 	Collector() any
-	// OnCredit adds one credit to a channel, takes back a processed batch for
-	// reuse, and sends what was held back as far as the credit allows.
-	OnCredit(channel int, recycled Message)
+	// OnCredit adds one credit to a channel per processed batch handed back,
+	// keeps the batches for reuse, and sends what was held back as far as the
+	// credit allows.
+	OnCredit(channel int, recycled []Message)
 	// FlushPartial sends partially filled batches on channels that have credit
 	// and nothing held back; it reports whether records are still buffered
 	// (so that the caller schedules another flush).
@@ -299,12 +300,14 @@ func (w *writer[T]) pump(c *outChannel[T]) {
 	c.queue, c.head = c.queue[:0], 0
 }
 
-func (w *writer[T]) OnCredit(ch int, recycled Message) {
+func (w *writer[T]) OnCredit(ch int, recycled []Message) {
 	c := &w.channels[ch]
-	c.credits++
-	if b, ok := recycled.(*Batch[T]); ok && len(c.free) < w.cfg.Credits {
-		b.Records, b.KeyGroups = b.Records[:0], b.KeyGroups[:0]
-		c.free = append(c.free, b)
+	c.credits += len(recycled)
+	for _, m := range recycled {
+		if b, ok := m.(*Batch[T]); ok && len(c.free) < w.cfg.Credits {
+			b.Records, b.KeyGroups = b.Records[:0], b.KeyGroups[:0]
+			c.free = append(c.free, b)
+		}
 	}
 	w.pump(c)
 }

@@ -84,7 +84,7 @@ func TestWriterHoldsBackWithoutCreditAndResumes(t *testing.T) {
 		t.Fatalf("third batch without credit: sent %d, blocked %v; want it held back", len(net.got[0]), p.Blocked())
 	}
 	net.inflight[0]--
-	w.OnCredit(0, nil)
+	w.OnCredit(0, []Message{nil})
 	if len(net.got[0]) != 3 || p.Blocked() {
 		t.Fatalf("after a credit: sent %d, blocked %v; want 3 sent, not blocked", len(net.got[0]), p.Blocked())
 	}
@@ -182,7 +182,7 @@ func TestWriterControlMessagesKeepOrderAndNeedNoCredit(t *testing.T) {
 	}
 	for ch := range 2 {
 		net.inflight[ch]--
-		w.OnCredit(ch, nil)
+		w.OnCredit(ch, []Message{nil})
 	}
 	if p.Blocked() {
 		t.Fatal("still blocked after credit")
@@ -233,7 +233,7 @@ func TestWriterRecyclesBatches(t *testing.T) {
 	}
 	w.Collect(1)
 	w.Collect(2)
-	w.OnCredit(0, sent[0])
+	w.OnCredit(0, []Message{sent[0]})
 	w.Collect(3)
 	w.Collect(4)
 	if len(sent) != 2 || sent[1] != sent[0] {
@@ -270,7 +270,7 @@ func TestWriterRandomisedCredits(t *testing.T) {
 					acked[ch]++
 					if b, ok := m.(*Batch[int]); ok {
 						net.inflight[ch]--
-						w.OnCredit(ch, &Batch[int]{InputChannel: b.InputChannel, Records: make([]int, 0, 8)})
+						w.OnCredit(ch, []Message{&Batch[int]{InputChannel: b.InputChannel, Records: make([]int, 0, 8)}})
 						break
 					}
 				}
@@ -282,7 +282,7 @@ func TestWriterRandomisedCredits(t *testing.T) {
 				for ; acked[ch] < len(net.got[ch]); acked[ch]++ {
 					if _, ok := net.got[ch][acked[ch]].(*Batch[int]); ok {
 						net.inflight[ch]--
-						w.OnCredit(ch, nil)
+						w.OnCredit(ch, []Message{nil})
 					}
 				}
 			}
