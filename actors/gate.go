@@ -17,10 +17,13 @@ const (
 	EventWatermark
 	// EventEndOfInput: every input channel has ended.
 	EventEndOfInput
+	// EventIdle: every open channel is idle; EventActive: one is active again.
+	EventIdle
+	EventActive
 )
 
 func (k EventKind) String() string {
-	return [...]string{"records", "watermark", "end-of-input"}[k]
+	return [...]string{"records", "watermark", "end-of-input", "idle", "active"}[k]
 }
 
 // Event is what the gate hands the subtask to process.
@@ -34,13 +37,16 @@ type Event struct {
 // arrival is what a channel delivered, queued in arrival order.
 type arrival struct {
 	channel   int
-	batch     exchange.Message // nil for a watermark or end-of-stream
+	batch     exchange.Message // nil for a watermark, a status or end-of-stream
 	watermark int64
 	end       bool
+	status    bool // a watermark status: idle says which
+	idle      bool
 }
 
 type channelState struct {
 	ended     bool
+	idle      bool
 	watermark int64
 }
 
@@ -57,6 +63,8 @@ type InputGate struct {
 	head      int
 	open      int   // channels that have not ended
 	combined  int64 // last combined watermark handed out
+	idle      bool  // EventIdle handed out and no EventActive since
+	pending   []Event
 	endIssued bool
 }
 
@@ -109,8 +117,22 @@ func (g *InputGate) OfferEnd(ch int) error {
 	return nil
 }
 
+// OfferStatus queues a channel's change to idle or back to active.
+func (g *InputGate) OfferStatus(ch int, idle bool) error {
+	if err := g.check(ch); err != nil {
+		return err
+	}
+	g.queue = append(g.queue, arrival{channel: ch, status: true, idle: idle})
+	return nil
+}
+
 // Next returns the next event to process, or false when nothing is ready.
 func (g *InputGate) Next() (Event, bool) {
+	if len(g.pending) > 0 {
+		ev := g.pending[0]
+		g.pending = g.pending[1:]
+		return ev, true
+	}
 	for g.head < len(g.queue) {
 		a := g.queue[g.head]
 		g.queue[g.head] = arrival{}
@@ -121,6 +143,14 @@ func (g *InputGate) Next() (Event, bool) {
 		switch {
 		case a.batch != nil:
 			return Event{Kind: EventRecords, Channel: a.channel, Batch: a.batch}, true
+		case a.status:
+			g.channels[a.channel].idle = a.idle
+			if ev, ok := g.statusChange(a.channel); ok {
+				return ev, true
+			}
+			if ev, ok := g.advance(a.channel); ok {
+				return ev, true
+			}
 		case a.end:
 			g.open--
 			if g.open == 0 {
@@ -132,10 +162,23 @@ func (g *InputGate) Next() (Event, bool) {
 				return ev, true
 			}
 		default:
+			var status Event
+			var changed bool
+			if c := &g.channels[a.channel]; c.idle {
+				c.idle = false // a watermark means the channel is active
+				status, changed = g.statusChange(a.channel)
+			}
 			if a.watermark > g.channels[a.channel].watermark {
 				g.channels[a.channel].watermark = a.watermark
 			}
-			if ev, ok := g.advance(a.channel); ok {
+			ev, advanced := g.advance(a.channel)
+			switch {
+			case changed && advanced:
+				g.pending = append(g.pending, ev) // after the status
+				return status, true
+			case changed:
+				return status, true
+			case advanced:
 				return ev, true
 			}
 		}
@@ -143,10 +186,33 @@ func (g *InputGate) Next() (Event, bool) {
 	return Event{}, false
 }
 
+// statusChange reports the gate turning idle (every open channel idle) or
+// active again.
+func (g *InputGate) statusChange(ch int) (Event, bool) {
+	allIdle := true
+	for _, c := range g.channels {
+		if !c.ended && !c.idle {
+			allIdle = false
+			break
+		}
+	}
+	switch {
+	case allIdle && !g.idle:
+		g.idle = true
+		return Event{Kind: EventIdle, Channel: ch}, true
+	case !allIdle && g.idle:
+		g.idle = false
+		return Event{Kind: EventActive, Channel: ch}, true
+	}
+	return Event{}, false
+}
+
+// advance hands out the combined watermark — the minimum over channels that
+// are neither ended nor idle — when it moved forward.
 func (g *InputGate) advance(ch int) (Event, bool) {
 	min := int64(math.MaxInt64)
 	for _, c := range g.channels {
-		if c.watermark < min {
+		if !c.idle && c.watermark < min {
 			min = c.watermark
 		}
 	}
@@ -158,7 +224,7 @@ func (g *InputGate) advance(ch int) (Event, bool) {
 }
 
 // Queued returns the number of arrivals not yet handed out.
-func (g *InputGate) Queued() int { return len(g.queue) - g.head }
+func (g *InputGate) Queued() int { return len(g.queue) - g.head + len(g.pending) }
 
 // Ended reports whether end of input was handed out.
 func (g *InputGate) Ended() bool { return g.endIssued }

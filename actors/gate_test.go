@@ -10,9 +10,10 @@ import (
 )
 
 // gateStep is one line of a gate scenario: an arrival ("b0" batch on channel
-// 0, "w1:15" watermark 15 on channel 1, "e2" end of channel 2) or "next",
-// which drains the gate and expects the listed events ("r0" records from
-// channel 0, "W15" watermark 15, "END").
+// 0, "w1:15" watermark 15 on channel 1, "e2" end of channel 2, "i1" channel 1
+// idle, "a1" channel 1 active) or "next", which drains the gate and expects
+// the listed events ("r0" records from channel 0, "W15" watermark 15, "END",
+// "IDLE", "ACTIVE").
 type gateStep struct {
 	do   string
 	want string // for next: events separated by spaces; for arrivals: "" or "error"
@@ -36,6 +37,10 @@ func runGate(t *testing.T, channels int, steps []gateStep) {
 					got = append(got, fmt.Sprintf("W%d", ev.Time))
 				case EventEndOfInput:
 					got = append(got, "END")
+				case EventIdle:
+					got = append(got, "IDLE")
+				case EventActive:
+					got = append(got, "ACTIVE")
 				}
 			}
 			if g := strings.Join(got, " "); g != s.want {
@@ -56,6 +61,9 @@ func runGate(t *testing.T, channels int, steps []gateStep) {
 		case 'e':
 			fmt.Sscanf(s.do, "e%d", &ch)
 			err = g.OfferEnd(ch)
+		case 'i', 'a':
+			fmt.Sscanf(s.do[1:], "%d", &ch)
+			err = g.OfferStatus(ch, s.do[0] == 'i')
 		}
 		if (err != nil) != (s.want == "error") {
 			t.Fatalf("step %d (%s): error = %v, want %s", i, s.do, err, s.want)
@@ -97,6 +105,19 @@ func TestInputGate(t *testing.T) {
 			{"e0", ""}, {"b0", "error"}, {"w0:3", "error"}, {"e0", "error"}, {"b1", ""}, {"next", "r1"},
 		}},
 		{"unknown channels are refused", 2, []gateStep{{"b2", "error"}, {"w7:1", "error"}}},
+		{"an idle channel does not hold the watermark back", 2, []gateStep{
+			{"w0:10", ""}, {"next", ""}, {"i1", ""}, {"next", "W10"}, {"w0:12", ""}, {"next", "W12"},
+		}},
+		{"idle when every open channel is idle, active again on any", 2, []gateStep{
+			{"i0", ""}, {"next", ""}, {"i1", ""}, {"next", "IDLE"}, {"a0", ""}, {"next", "ACTIVE"},
+		}},
+		{"a watermark reactivates its channel before it counts", 2, []gateStep{
+			{"w1:3", ""}, {"i0", ""}, {"i1", ""}, {"next", "W3 IDLE"}, {"w0:8", ""}, {"next", "ACTIVE W8"},
+			{"w1:20", ""}, {"next", ""},
+		}},
+		{"an ended channel does not keep the gate from idling", 2, []gateStep{
+			{"e0", ""}, {"i1", ""}, {"next", "IDLE"},
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { runGate(t, tc.channels, tc.steps) })
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"time"
 
@@ -63,7 +64,10 @@ type subtask struct {
 	master *actor.PID
 
 	phase     phase
-	current   int // ID of the node whose user code runs; see topology.Env
+	current   int   // ID of the node whose user code runs; see topology.Env
+	timestamp int64 // event timestamp of the record being processed; see topology.Env
+	chain     chainLinks
+	procNext  int64 // earliest processing time a node asked to be called at
 	instances []topology.Instance
 	source    topology.SourceInstance
 	writers   []exchange.Writer
@@ -87,11 +91,14 @@ func (s *subtask) Receive(ctx actor.Context) {
 		s.self = ctx.Self()
 		s.root = ctx.ActorSystem().Root
 		s.current = -1
+		s.timestamp = topology.NoTimestamp
+		s.procNext = math.MaxInt64
 	case *floepb.Deploy:
 		s.onDeploy(msg)
 	case *floepb.Start:
 		s.onStart()
-	case exchange.Message, *exchange.Credit, *floepb.EndOfStream, *floepb.Watermark, *pollTick, *flushTick:
+	case exchange.Message, *exchange.Credit, *floepb.EndOfStream, *floepb.Watermark, *floepb.WatermarkStatus,
+		*pollTick, *flushTick, *processingTimeTick:
 		s.work(msg)
 	case *actor.Stopping:
 		s.closeInstances(s.phase != phaseFinished)
@@ -141,6 +148,10 @@ func (s *subtask) work(msg any) {
 		s.offer(s.gate.OfferEnd(int(msg.Channel)))
 	case *floepb.Watermark:
 		s.offer(s.gate.OfferWatermark(int(msg.Channel), msg.Timestamp))
+	case *floepb.WatermarkStatus:
+		s.offer(s.gate.OfferStatus(int(msg.Channel), msg.Idle))
+	case *processingTimeTick:
+		s.onProcessingTime()
 	case *pollTick:
 		s.pollPending = false
 		s.poll()
@@ -225,36 +236,50 @@ func (s *subtask) open(d *floepb.Deploy) (err error) {
 	if len(d.Outputs) != len(s.task.Outputs) || s.countInputChannels() != len(d.Inputs) {
 		return fmt.Errorf("deploy message does not match the task: %d outputs, %d inputs", len(d.Outputs), len(d.Inputs))
 	}
-	writerOf := map[*topology.Edge]exchange.Writer{}
+	writerOf := map[*topology.Edge]int{}
 	for i, e := range s.task.Outputs {
 		w, err := s.newWriter(e, d.Outputs[i])
 		if err != nil {
 			return err
 		}
 		s.writers = append(s.writers, w)
-		writerOf[e] = w
+		writerOf[e] = i
 	}
 	nodes := s.task.Nodes
+	s.wireChain(writerOf)
 	byNode := make(map[*topology.Node]topology.Instance, len(nodes))
 	s.instances = make([]topology.Instance, len(nodes))
 	for k := len(nodes) - 1; k >= 0; k-- {
 		n := nodes[k]
-		var outs []any
+		var main []any
+		sides := map[string][]any{}
 		for _, e := range n.Outputs {
+			var c any
 			if e.Chained() {
-				outs = append(outs, byNode[e.To].Input(e.InputIndex))
+				c = byNode[e.To].Input(e.InputIndex)
 			} else {
-				outs = append(outs, writerOf[e].Collector())
+				c = s.writers[writerOf[e]].Collector()
+			}
+			if e.Tag == "" {
+				main = append(main, c)
+			} else {
+				sides[e.Tag] = append(sides[e.Tag], c)
 			}
 		}
 		var out any
 		if n.Out != nil {
-			if out, err = n.Out.Fanout(outs); err != nil {
+			if out, err = n.Out.Fanout(main); err != nil {
+				return err
+			}
+		}
+		env := s.env(n, k)
+		for tag, cs := range sides {
+			if env.Sides[tag], err = n.Sides[tag].Fanout(cs); err != nil {
 				return err
 			}
 		}
 		s.current = n.ID
-		inst, err := n.Open(s.env(n), out)
+		inst, err := n.Open(env, out)
 		if err != nil {
 			return err
 		}
@@ -273,7 +298,7 @@ func (s *subtask) open(d *floepb.Deploy) (err error) {
 	for _, e := range s.task.Inputs {
 		for range s.channelsOf(e) {
 			in := d.Inputs[ch]
-			deliver, err := e.From.Out.BindInput(s.instances[0].Input(e.InputIndex), &s.pressure)
+			deliver, err := e.Ops.BindInput(s.instances[0].Input(e.InputIndex), &s.pressure, &s.timestamp)
 			if err != nil {
 				return err
 			}
@@ -302,14 +327,21 @@ func (s *subtask) countInputChannels() int {
 	return n
 }
 
-func (s *subtask) env(n *topology.Node) *topology.Env {
+// env describes the subtask to node n, the k-th of the chain.
+func (s *subtask) env(n *topology.Node, k int) *topology.Env {
 	m := s.graph.MaxParallelism
 	return &topology.Env{
 		Info: connectors.SubtaskInfo{Job: s.graph.Name, Operator: n.Name,
 			Index: s.index, Parallelism: s.task.Parallelism},
-		MaxParallelism: m,
-		KeyGroups:      keyspace.RangeForSubtask(m, s.task.Parallelism, s.index),
-		Current:        &s.current,
+		MaxParallelism:        m,
+		KeyGroups:             keyspace.RangeForSubtask(m, s.task.Parallelism, s.index),
+		Current:               &s.current,
+		Sides:                 map[string]any{},
+		Timestamp:             &s.timestamp,
+		EmitWatermark:         func(t int64) { s.propagateWatermark(k, t, false) },
+		EmitIdle:              func(idle bool) { s.propagateIdle(k, idle) },
+		ProcessingTime:        processingTime,
+		RequestProcessingTime: s.requestProcessingTime,
 	}
 }
 
@@ -319,7 +351,12 @@ func (s *subtask) newWriter(e *topology.Edge, out *floepb.Output) (exchange.Writ
 		targets[i] = pid(t)
 	}
 	root := s.root
-	return e.From.Out.NewWriter(exchange.WriterConfig{
+	var ts *int64
+	if e.From.Timestamped {
+		ts = &s.timestamp
+	}
+	return e.Ops.NewWriter(exchange.WriterConfig{
+		Timestamp:      ts,
 		TargetChannel:  out.TargetChannels,
 		Partitioning:   e.Partitioning,
 		KeyHash:        e.KeyHash,
@@ -407,10 +444,9 @@ func (s *subtask) drain() {
 		case EventRecords:
 			s.process(ev.Channel, ev.Batch, 0)
 		case EventWatermark:
-			t := ev.Time
-			for _, w := range s.writers {
-				w.Emit(func(ch int32) any { return &floepb.Watermark{Channel: ch, Timestamp: t} })
-			}
+			s.propagateWatermark(0, ev.Time, true)
+		case EventIdle, EventActive:
+			s.propagateIdle(0, ev.Kind == EventIdle)
 		case EventEndOfInput:
 			s.endInput()
 		}
@@ -460,6 +496,11 @@ func (s *subtask) onCredit(c *exchange.Credit) {
 // endInput ends the chain's operators in order, so that final records of one
 // reach the next before it ends, then queues end-of-stream on every output.
 func (s *subtask) endInput() {
+	if s.source != nil {
+		// The end of a bounded input is the end of event time: timers and
+		// windows downstream fire, as on Flink's final watermark.
+		s.propagateWatermark(0, math.MaxInt64, true)
+	}
 	for i, inst := range s.instances {
 		s.current = s.task.Nodes[i].ID
 		if err := inst.EndInput(); err != nil {

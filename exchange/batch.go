@@ -26,6 +26,9 @@ type Batch[T any] struct {
 	// KeyGroups holds each record's key group on hash edges (nil elsewhere),
 	// so that the keyed receiver does not hash every key a second time.
 	KeyGroups []uint16
+	// Timestamps holds each record's event timestamp on streams that carry
+	// them (nil elsewhere).
+	Timestamps []int64
 }
 
 // Channel implements Message.

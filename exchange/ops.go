@@ -20,7 +20,9 @@ type Ops interface {
 	// BindInput returns a function that delivers the records of a batch of
 	// this type, from index from on, to the collector to, stopping early when
 	// p is blocked; it returns the index of the first record not delivered.
-	BindInput(to any, p *Pressure) (func(msg Message, from int) int, error)
+	// Records that carry timestamps go one at a time, each with its
+	// timestamp stored in *ts first.
+	BindInput(to any, p *Pressure, ts *int64) (func(msg Message, from int) int, error)
 }
 
 // OpsFor returns the operations for records of type T.
@@ -55,11 +57,40 @@ func (o ops[T]) Fanout(outs []any) (any, error) {
 	return cs, nil
 }
 
-func (o ops[T]) BindInput(to any, p *Pressure) (func(Message, int) int, error) {
+func (o ops[T]) BindInput(to any, p *Pressure, ts *int64) (func(Message, int) int, error) {
 	c, err := o.collector(to)
 	if err != nil {
 		return nil, err
 	}
+	untimed, err := o.bindUntimed(c, to, p)
+	if err != nil {
+		return nil, err
+	}
+	gc, grouped := to.(GroupedCollector[T])
+	return func(msg Message, from int) int {
+		b := msg.(*Batch[T])
+		if len(b.Timestamps) != len(b.Records) {
+			return untimed(msg, from)
+		}
+		withGroups := grouped && len(b.KeyGroups) == len(b.Records)
+		for i := from; i < len(b.Records); i++ {
+			if p.Queued > 0 {
+				return i
+			}
+			*ts = b.Timestamps[i]
+			if withGroups {
+				gc.CollectInGroup(b.Records[i], int(b.KeyGroups[i]))
+			} else {
+				c.Collect(b.Records[i])
+			}
+		}
+		return len(b.Records)
+	}, nil
+}
+
+// bindUntimed is BindInput for batches without timestamps: whole batches
+// where the receiver takes them.
+func (o ops[T]) bindUntimed(c connectors.Collector[T], to any, p *Pressure) (func(Message, int) int, error) {
 	if gb, ok := to.(GroupedBatchCollector[T]); ok {
 		// Whole batches: back-pressure is checked between batches only, so a
 		// batch may add at most its own output beyond the credits.

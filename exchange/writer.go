@@ -39,6 +39,9 @@ type WriterConfig struct {
 	Send func(ch int, msg any)
 	// Pressure is shared by every writer of the subtask.
 	Pressure *Pressure
+	// Timestamp, when set, points at the event timestamp of the record being
+	// written; batches then carry it along with every record.
+	Timestamp *int64
 }
 
 func (c *WriterConfig) validate() error {
@@ -173,6 +176,12 @@ func (w *writer[T]) Collect(v T) {
 // CollectBatch routes a run of records; on a forward edge it copies them
 // into the channel's batches in bulk.
 func (w *writer[T]) CollectBatch(records []T) {
+	if w.cfg.Timestamp != nil {
+		for _, v := range records {
+			w.Collect(v)
+		}
+		return
+	}
 	switch w.cfg.Partitioning {
 	case Hash:
 		if w.groupMask != 0 {
@@ -216,6 +225,9 @@ func (w *writer[T]) add(ch int, v T) {
 		w.buffered++
 	}
 	b.Records = append(b.Records, v)
+	if w.cfg.Timestamp != nil {
+		b.Timestamps = append(b.Timestamps, *w.cfg.Timestamp)
+	}
 	w.records++
 	if len(b.Records) >= w.batchSize {
 		w.flush(c)
@@ -233,6 +245,9 @@ func (w *writer[T]) addInGroup(ch int, v T, group uint16) {
 	}
 	b.Records = append(b.Records, v)
 	b.KeyGroups = append(b.KeyGroups, group)
+	if w.cfg.Timestamp != nil {
+		b.Timestamps = append(b.Timestamps, *w.cfg.Timestamp)
+	}
 	w.records++
 	if len(b.Records) >= w.batchSize {
 		w.flush(c)
@@ -248,6 +263,9 @@ func (w *writer[T]) batch(c *outChannel[T]) *Batch[T] {
 	b := &Batch[T]{InputChannel: c.target, Records: make([]T, 0, w.cfg.BatchSize)}
 	if w.cfg.Partitioning == Hash {
 		b.KeyGroups = make([]uint16, 0, w.cfg.BatchSize)
+	}
+	if w.cfg.Timestamp != nil {
+		b.Timestamps = make([]int64, 0, w.cfg.BatchSize)
 	}
 	return b
 }
@@ -305,7 +323,7 @@ func (w *writer[T]) OnCredit(ch int, recycled []Message) {
 	c.credits += len(recycled)
 	for _, m := range recycled {
 		if b, ok := m.(*Batch[T]); ok && len(c.free) < w.cfg.Credits {
-			b.Records, b.KeyGroups = b.Records[:0], b.KeyGroups[:0]
+			b.Records, b.KeyGroups, b.Timestamps = b.Records[:0], b.KeyGroups[:0], b.Timestamps[:0]
 			c.free = append(c.free, b)
 		}
 	}

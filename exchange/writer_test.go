@@ -330,7 +330,8 @@ func TestOpsFanoutAndBindInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &Pressure{}
-	deliver, err := o.BindInput(f, p)
+	var ts int64
+	deliver, err := o.BindInput(f, p, &ts)
 	if err != nil {
 		t.Fatal(err)
 	}

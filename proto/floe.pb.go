@@ -339,6 +339,68 @@ func (x *Watermark) GetTimestamp() int64 {
 	return 0
 }
 
+// WatermarkStatus marks a channel idle (its watermark no longer holds back
+// the receiver's) or active again.
+type WatermarkStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attempt       uint32                 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Channel       int32                  `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Idle          bool                   `protobuf:"varint,3,opt,name=idle,proto3" json:"idle,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatermarkStatus) Reset() {
+	*x = WatermarkStatus{}
+	mi := &file_proto_floe_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatermarkStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatermarkStatus) ProtoMessage() {}
+
+func (x *WatermarkStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_floe_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatermarkStatus.ProtoReflect.Descriptor instead.
+func (*WatermarkStatus) Descriptor() ([]byte, []int) {
+	return file_proto_floe_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *WatermarkStatus) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *WatermarkStatus) GetChannel() int32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *WatermarkStatus) GetIdle() bool {
+	if x != nil {
+		return x.Idle
+	}
+	return false
+}
+
 // EndOfStream is the last message on an input channel.
 type EndOfStream struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -350,7 +412,7 @@ type EndOfStream struct {
 
 func (x *EndOfStream) Reset() {
 	*x = EndOfStream{}
-	mi := &file_proto_floe_proto_msgTypes[5]
+	mi := &file_proto_floe_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +424,7 @@ func (x *EndOfStream) String() string {
 func (*EndOfStream) ProtoMessage() {}
 
 func (x *EndOfStream) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_floe_proto_msgTypes[5]
+	mi := &file_proto_floe_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +437,7 @@ func (x *EndOfStream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndOfStream.ProtoReflect.Descriptor instead.
 func (*EndOfStream) Descriptor() ([]byte, []int) {
-	return file_proto_floe_proto_rawDescGZIP(), []int{5}
+	return file_proto_floe_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EndOfStream) GetAttempt() uint32 {
@@ -404,7 +466,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_proto_floe_proto_msgTypes[6]
+	mi := &file_proto_floe_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +478,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_floe_proto_msgTypes[6]
+	mi := &file_proto_floe_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +491,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_proto_floe_proto_rawDescGZIP(), []int{6}
+	return file_proto_floe_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Output) GetTargets() []*PIDRef {
@@ -459,7 +521,7 @@ type InputChannel struct {
 
 func (x *InputChannel) Reset() {
 	*x = InputChannel{}
-	mi := &file_proto_floe_proto_msgTypes[7]
+	mi := &file_proto_floe_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +533,7 @@ func (x *InputChannel) String() string {
 func (*InputChannel) ProtoMessage() {}
 
 func (x *InputChannel) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_floe_proto_msgTypes[7]
+	mi := &file_proto_floe_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +546,7 @@ func (x *InputChannel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputChannel.ProtoReflect.Descriptor instead.
 func (*InputChannel) Descriptor() ([]byte, []int) {
-	return file_proto_floe_proto_rawDescGZIP(), []int{7}
+	return file_proto_floe_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *InputChannel) GetSender() *PIDRef {
@@ -521,7 +583,7 @@ type Deploy struct {
 
 func (x *Deploy) Reset() {
 	*x = Deploy{}
-	mi := &file_proto_floe_proto_msgTypes[8]
+	mi := &file_proto_floe_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -533,7 +595,7 @@ func (x *Deploy) String() string {
 func (*Deploy) ProtoMessage() {}
 
 func (x *Deploy) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_floe_proto_msgTypes[8]
+	mi := &file_proto_floe_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -546,7 +608,7 @@ func (x *Deploy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deploy.ProtoReflect.Descriptor instead.
 func (*Deploy) Descriptor() ([]byte, []int) {
-	return file_proto_floe_proto_rawDescGZIP(), []int{8}
+	return file_proto_floe_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Deploy) GetId() *SubtaskId {
@@ -589,7 +651,7 @@ type DeployAck struct {
 
 func (x *DeployAck) Reset() {
 	*x = DeployAck{}
-	mi := &file_proto_floe_proto_msgTypes[9]
+	mi := &file_proto_floe_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +663,7 @@ func (x *DeployAck) String() string {
 func (*DeployAck) ProtoMessage() {}
 
 func (x *DeployAck) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_floe_proto_msgTypes[9]
+	mi := &file_proto_floe_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +676,7 @@ func (x *DeployAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployAck.ProtoReflect.Descriptor instead.
 func (*DeployAck) Descriptor() ([]byte, []int) {
-	return file_proto_floe_proto_rawDescGZIP(), []int{9}
+	return file_proto_floe_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeployAck) GetId() *SubtaskId {
@@ -641,7 +703,7 @@ type Start struct {
 
 func (x *Start) Reset() {
 	*x = Start{}
-	mi := &file_proto_floe_proto_msgTypes[10]
+	mi := &file_proto_floe_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +715,7 @@ func (x *Start) String() string {
 func (*Start) ProtoMessage() {}
 
 func (x *Start) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_floe_proto_msgTypes[10]
+	mi := &file_proto_floe_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +728,7 @@ func (x *Start) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Start.ProtoReflect.Descriptor instead.
 func (*Start) Descriptor() ([]byte, []int) {
-	return file_proto_floe_proto_rawDescGZIP(), []int{10}
+	return file_proto_floe_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Start) GetAttempt() uint32 {
@@ -687,7 +749,7 @@ type SubtaskFinished struct {
 
 func (x *SubtaskFinished) Reset() {
 	*x = SubtaskFinished{}
-	mi := &file_proto_floe_proto_msgTypes[11]
+	mi := &file_proto_floe_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +761,7 @@ func (x *SubtaskFinished) String() string {
 func (*SubtaskFinished) ProtoMessage() {}
 
 func (x *SubtaskFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_floe_proto_msgTypes[11]
+	mi := &file_proto_floe_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +774,7 @@ func (x *SubtaskFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubtaskFinished.ProtoReflect.Descriptor instead.
 func (*SubtaskFinished) Descriptor() ([]byte, []int) {
-	return file_proto_floe_proto_rawDescGZIP(), []int{11}
+	return file_proto_floe_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubtaskFinished) GetId() *SubtaskId {
@@ -735,7 +797,7 @@ type SubtaskFailed struct {
 
 func (x *SubtaskFailed) Reset() {
 	*x = SubtaskFailed{}
-	mi := &file_proto_floe_proto_msgTypes[12]
+	mi := &file_proto_floe_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +809,7 @@ func (x *SubtaskFailed) String() string {
 func (*SubtaskFailed) ProtoMessage() {}
 
 func (x *SubtaskFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_floe_proto_msgTypes[12]
+	mi := &file_proto_floe_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +822,7 @@ func (x *SubtaskFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubtaskFailed.ProtoReflect.Descriptor instead.
 func (*SubtaskFailed) Descriptor() ([]byte, []int) {
-	return file_proto_floe_proto_rawDescGZIP(), []int{12}
+	return file_proto_floe_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubtaskFailed) GetId() *SubtaskId {
@@ -794,7 +856,7 @@ type CancelJob struct {
 
 func (x *CancelJob) Reset() {
 	*x = CancelJob{}
-	mi := &file_proto_floe_proto_msgTypes[13]
+	mi := &file_proto_floe_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +868,7 @@ func (x *CancelJob) String() string {
 func (*CancelJob) ProtoMessage() {}
 
 func (x *CancelJob) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_floe_proto_msgTypes[13]
+	mi := &file_proto_floe_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +881,7 @@ func (x *CancelJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJob.ProtoReflect.Descriptor instead.
 func (*CancelJob) Descriptor() ([]byte, []int) {
-	return file_proto_floe_proto_rawDescGZIP(), []int{13}
+	return file_proto_floe_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelJob) GetReason() string {
@@ -854,7 +916,11 @@ const file_proto_floe_proto_rawDesc = "" +
 	"\tWatermark\x12\x18\n" +
 	"\aattempt\x18\x01 \x01(\rR\aattempt\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\x05R\achannel\x12\x1c\n" +
-	"\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\"A\n" +
+	"\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\"Y\n" +
+	"\x0fWatermarkStatus\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\rR\aattempt\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\x05R\achannel\x12\x12\n" +
+	"\x04idle\x18\x03 \x01(\bR\x04idle\"A\n" +
 	"\vEndOfStream\x12\x18\n" +
 	"\aattempt\x18\x01 \x01(\rR\aattempt\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\x05R\achannel\"\\\n" +
@@ -896,30 +962,31 @@ func file_proto_floe_proto_rawDescGZIP() []byte {
 	return file_proto_floe_proto_rawDescData
 }
 
-var file_proto_floe_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_proto_floe_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_proto_floe_proto_goTypes = []any{
 	(*SubtaskId)(nil),       // 0: floe.v1.SubtaskId
 	(*PIDRef)(nil),          // 1: floe.v1.PIDRef
 	(*RecordBatch)(nil),     // 2: floe.v1.RecordBatch
 	(*Credit)(nil),          // 3: floe.v1.Credit
 	(*Watermark)(nil),       // 4: floe.v1.Watermark
-	(*EndOfStream)(nil),     // 5: floe.v1.EndOfStream
-	(*Output)(nil),          // 6: floe.v1.Output
-	(*InputChannel)(nil),    // 7: floe.v1.InputChannel
-	(*Deploy)(nil),          // 8: floe.v1.Deploy
-	(*DeployAck)(nil),       // 9: floe.v1.DeployAck
-	(*Start)(nil),           // 10: floe.v1.Start
-	(*SubtaskFinished)(nil), // 11: floe.v1.SubtaskFinished
-	(*SubtaskFailed)(nil),   // 12: floe.v1.SubtaskFailed
-	(*CancelJob)(nil),       // 13: floe.v1.CancelJob
+	(*WatermarkStatus)(nil), // 5: floe.v1.WatermarkStatus
+	(*EndOfStream)(nil),     // 6: floe.v1.EndOfStream
+	(*Output)(nil),          // 7: floe.v1.Output
+	(*InputChannel)(nil),    // 8: floe.v1.InputChannel
+	(*Deploy)(nil),          // 9: floe.v1.Deploy
+	(*DeployAck)(nil),       // 10: floe.v1.DeployAck
+	(*Start)(nil),           // 11: floe.v1.Start
+	(*SubtaskFinished)(nil), // 12: floe.v1.SubtaskFinished
+	(*SubtaskFailed)(nil),   // 13: floe.v1.SubtaskFailed
+	(*CancelJob)(nil),       // 14: floe.v1.CancelJob
 }
 var file_proto_floe_proto_depIdxs = []int32{
 	1, // 0: floe.v1.Output.targets:type_name -> floe.v1.PIDRef
 	1, // 1: floe.v1.InputChannel.sender:type_name -> floe.v1.PIDRef
 	0, // 2: floe.v1.Deploy.id:type_name -> floe.v1.SubtaskId
 	1, // 3: floe.v1.Deploy.master:type_name -> floe.v1.PIDRef
-	6, // 4: floe.v1.Deploy.outputs:type_name -> floe.v1.Output
-	7, // 5: floe.v1.Deploy.inputs:type_name -> floe.v1.InputChannel
+	7, // 4: floe.v1.Deploy.outputs:type_name -> floe.v1.Output
+	8, // 5: floe.v1.Deploy.inputs:type_name -> floe.v1.InputChannel
 	0, // 6: floe.v1.DeployAck.id:type_name -> floe.v1.SubtaskId
 	0, // 7: floe.v1.SubtaskFinished.id:type_name -> floe.v1.SubtaskId
 	0, // 8: floe.v1.SubtaskFailed.id:type_name -> floe.v1.SubtaskId
@@ -941,7 +1008,7 @@ func file_proto_floe_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_floe_proto_rawDesc), len(file_proto_floe_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -2,6 +2,8 @@ package topology
 
 import (
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/floestream/floe/connectors"
 	"github.com/floestream/floe/keyspace"
@@ -18,6 +20,39 @@ type Env struct {
 	// panic or error is attributed to the right operator. Operators set it
 	// before calling user code and restore it afterwards.
 	Current *int
+	// Sides holds a connectors.Collector per side output of the node that is
+	// consumed downstream, by tag name.
+	Sides map[string]any
+	// Timestamp points at the event timestamp of the record being processed
+	// (NoTimestamp when it has none). Timestamp assigners and timers write it
+	// before they emit; records emitted carry it downstream.
+	Timestamp *int64
+	// EmitWatermark sends a watermark to the operators after the node (for
+	// timestamp assigners); EmitIdle marks the node's output idle or active.
+	EmitWatermark func(t int64)
+	EmitIdle      func(idle bool)
+	// ProcessingTime returns the current processing time, epoch milliseconds.
+	ProcessingTime func() int64
+	// RequestProcessingTime asks the runtime to call the node's
+	// OnProcessingTime at or after processing time t.
+	RequestProcessingTime func(t int64)
+}
+
+// NoTimestamp is the timestamp of records that have none.
+const NoTimestamp int64 = math.MinInt64
+
+// WatermarkHandler is implemented by instances that act on watermarks (timer
+// services, windows). The runtime calls OnWatermark in chain order before
+// the watermark moves on; forward false stops it at this node (a timestamp
+// assigner, which makes watermarks of its own).
+type WatermarkHandler interface {
+	OnWatermark(t int64) (forward bool, err error)
+}
+
+// ProcessingTimeHandler is implemented by instances with processing-time
+// timers; the runtime calls it at or after a time they requested.
+type ProcessingTimeHandler interface {
+	OnProcessingTime(now int64) error
 }
 
 // Instance is one parallel instance of a node, owned by one subtask. Its
@@ -77,13 +112,40 @@ func (stateless) Close(_ bool) error { return nil }
 
 func noInput(i int) any { panic(fmt.Sprintf("topology: operator has no input %d", i)) }
 
-// Context is what a process function learns about its subtask.
+// Context is what a process function learns about its subtask and the
+// record it processes.
 type Context struct {
-	info connectors.SubtaskInfo
+	info      connectors.SubtaskInfo
+	env       *Env
+	watermark int64
+}
+
+func newContext(env *Env) *Context {
+	return &Context{info: env.Info, env: env, watermark: math.MinInt64}
 }
 
 // Subtask returns the running subtask's identity (operator, index, parallelism).
 func (c *Context) Subtask() connectors.SubtaskInfo { return c.info }
+
+// Timestamp returns the event timestamp of the record (or timer) being
+// processed, and false when the stream carries no timestamps.
+func (c *Context) Timestamp() (int64, bool) {
+	if c.env == nil || *c.env.Timestamp == NoTimestamp {
+		return 0, false
+	}
+	return *c.env.Timestamp, true
+}
+
+// CurrentWatermark returns the last watermark the operator received.
+func (c *Context) CurrentWatermark() int64 { return c.watermark }
+
+// CurrentProcessingTime returns the processing time, epoch milliseconds.
+func (c *Context) CurrentProcessingTime() int64 {
+	if c.env == nil || c.env.ProcessingTime == nil {
+		return time.Now().UnixMilli()
+	}
+	return c.env.ProcessingTime()
+}
 
 // KeyedContext is the context of a keyed function: the current key and the
 // keyed state of the subtask's key-group range.

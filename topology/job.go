@@ -98,6 +98,10 @@ type Node struct {
 	In  []exchange.Ops
 	// Keyed operators need their parallelism bounded by max parallelism.
 	Keyed bool
+	// Timestamped says the node's records carry event timestamps.
+	Timestamped bool
+	// Sides holds the record type of each side output consumed downstream.
+	Sides map[string]exchange.Ops
 	// Task is the task the node was chained into, set by Build.
 	Task *Task
 
@@ -134,6 +138,12 @@ type Edge struct {
 	From, To     *Node
 	InputIndex   int // which input of To the edge feeds
 	Partitioning exchange.Partitioning
+	// Ops describes the records on the edge: From's output type, or the
+	// side output's type when Tag is set.
+	Ops exchange.Ops
+	// Tag names the side output of From the edge carries; "" is the main
+	// output.
+	Tag string
 	// KeyHash is func(T) uint64 of the upstream record type for Hash edges.
 	KeyHash  any
 	explicit bool // the user asked for this partitioning
@@ -149,6 +159,7 @@ func (e *Edge) String() string {
 // Stream is a typed stream of records of type T.
 type Stream[T any] struct {
 	node         *Node
+	tag          string // side output of node, "" for its main output
 	partitioning exchange.Partitioning
 	explicit     bool
 	keyHash      any
@@ -174,18 +185,18 @@ func (s Stream[T]) DisableChaining() Stream[T] { s.node.chaining = false; return
 
 // Rebalance spreads the stream round-robin over the next operator's subtasks.
 func (s Stream[T]) Rebalance() Stream[T] {
-	return Stream[T]{node: s.node, partitioning: exchange.Rebalance, explicit: true}
+	return Stream[T]{node: s.node, tag: s.tag, partitioning: exchange.Rebalance, explicit: true}
 }
 
 // Broadcast sends every record to every subtask of the next operator.
 func (s Stream[T]) Broadcast() Stream[T] {
-	return Stream[T]{node: s.node, partitioning: exchange.Broadcast, explicit: true}
+	return Stream[T]{node: s.node, tag: s.tag, partitioning: exchange.Broadcast, explicit: true}
 }
 
 // Forward sends subtask i's records to subtask i of the next operator; both
 // must have the same parallelism.
 func (s Stream[T]) Forward() Stream[T] {
-	return Stream[T]{node: s.node, partitioning: exchange.Forward, explicit: true}
+	return Stream[T]{node: s.node, tag: s.tag, partitioning: exchange.Forward, explicit: true}
 }
 
 func (j *Job) add(n *Node) *Node {
@@ -198,8 +209,11 @@ func (j *Job) add(n *Node) *Node {
 
 // connect feeds s into input index of n.
 func connect[T any](s Stream[T], n *Node, index int) {
-	e := &Edge{From: s.node, To: n, InputIndex: index,
+	e := &Edge{From: s.node, To: n, InputIndex: index, Ops: exchange.OpsFor[T](), Tag: s.tag,
 		Partitioning: s.partitioning, KeyHash: s.keyHash, explicit: s.explicit || s.keyHash != nil}
+	if s.node.Timestamped {
+		n.Timestamped = true
+	}
 	if s.keyHash != nil {
 		e.Partitioning = exchange.Hash
 	}

@@ -325,7 +325,7 @@ func Process[T, U any](s Stream[T], name string, fn ProcessFunction[T, U]) Strea
 	var out Stream[U]
 	out = oneInput[T, U](s, name, false, func(env *Env, o any) (Instance, error) {
 		fn := perSubtask(fn)
-		op := &processOp[T, U]{call: newCall(env, out.node.ID), fn: fn, ctx: &Context{info: env.Info},
+		op := &processOp[T, U]{call: newCall(env, out.node.ID), fn: fn, ctx: newContext(env),
 			out: o.(Collector[U]), batch: newEmitter(o.(Collector[U]))}
 		if err := lifecycleOpen(&op.call, fn, op.ctx); err != nil {
 			return nil, err
@@ -479,7 +479,7 @@ func newKeyedContext[K comparable](env *Env, hash func(K) uint64) *KeyedContext[
 		group = func(h uint64) int { return int(h & mask) }
 	}
 	return &KeyedContext[K]{
-		Context: Context{info: env.Info},
+		Context: *newContext(env),
 		store:   keyspace.NewHeapKeyedStore[K](m, env.KeyGroups),
 		hash:    hash,
 		group:   group,
@@ -594,7 +594,7 @@ func CoProcess[A, B, U any](c Connected[A, B], name string, fn CoProcessFunction
 	n := twoInput[A, B, U](c.a, c.b, name, false)
 	n.open = func(env *Env, o any) (Instance, error) {
 		fn := perSubtask(fn)
-		op := &coOp[*Context, U]{call: newCall(env, n.ID), fn: fn, ctx: &Context{info: env.Info}, out: o.(Collector[U])}
+		op := &coOp[*Context, U]{call: newCall(env, n.ID), fn: fn, ctx: newContext(env), out: o.(Collector[U])}
 		op.in1 = coInput[A]{op: &op.call, fn: func(v A) error { return fn.ProcessElement1(op.ctx, v, op.out) }}
 		op.in2 = coInput[B]{op: &op.call, fn: func(v B) error { return fn.ProcessElement2(op.ctx, v, op.out) }}
 		if err := lifecycleOpen(&op.call, fn, op.ctx); err != nil {
