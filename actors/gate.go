@@ -45,7 +45,9 @@ type arrival struct {
 }
 
 type channelState struct {
-	ended     bool
+	closed bool // its end-of-stream arrived: nothing more may
+	ended  bool // its end-of-stream was handed out
+
 	idle      bool
 	watermark int64
 }
@@ -81,7 +83,7 @@ func (g *InputGate) check(ch int) error {
 	if ch < 0 || ch >= len(g.channels) {
 		return fmt.Errorf("input gate: channel %d out of range [0, %d)", ch, len(g.channels))
 	}
-	if g.channels[ch].ended {
+	if g.channels[ch].closed {
 		return fmt.Errorf("input gate: channel %d sent after its end-of-stream", ch)
 	}
 	return nil
@@ -110,9 +112,9 @@ func (g *InputGate) OfferEnd(ch int) error {
 	if err := g.check(ch); err != nil {
 		return err
 	}
-	// Marked now, so that a later message on the channel is rejected at once;
-	// the end takes effect on the watermark when it is dequeued.
-	g.channels[ch].ended = true
+	// Closed now, so that a later message on the channel is rejected at once;
+	// the end takes effect on the watermark when it is handed out.
+	g.channels[ch].closed = true
 	g.queue = append(g.queue, arrival{channel: ch, end: true})
 	return nil
 }
@@ -157,7 +159,7 @@ func (g *InputGate) Next() (Event, bool) {
 				g.endIssued = true
 				return Event{Kind: EventEndOfInput, Channel: a.channel}, true
 			}
-			g.channels[a.channel].watermark = math.MaxInt64 // an ended channel holds nobody back
+			g.channels[a.channel].ended = true // it holds the watermark back no more
 			if ev, ok := g.advance(a.channel); ok {
 				return ev, true
 			}
@@ -210,13 +212,13 @@ func (g *InputGate) statusChange(ch int) (Event, bool) {
 // advance hands out the combined watermark — the minimum over channels that
 // are neither ended nor idle — when it moved forward.
 func (g *InputGate) advance(ch int) (Event, bool) {
-	min := int64(math.MaxInt64)
+	min, counted := int64(math.MaxInt64), false
 	for _, c := range g.channels {
-		if !c.idle && c.watermark < min {
-			min = c.watermark
+		if !c.idle && !c.ended {
+			min, counted = minInt(min, c.watermark), true
 		}
 	}
-	if min > g.combined && min != math.MaxInt64 {
+	if counted && min > g.combined {
 		g.combined = min
 		return Event{Kind: EventWatermark, Channel: ch, Time: min}, true
 	}
@@ -228,3 +230,10 @@ func (g *InputGate) Queued() int { return len(g.queue) - g.head + len(g.pending)
 
 // Ended reports whether end of input was handed out.
 func (g *InputGate) Ended() bool { return g.endIssued }
+
+func minInt(a, b int64) int64 {
+	if a < b {
+		return a
+	}
+	return b
+}

@@ -104,6 +104,10 @@ func TestInputGate(t *testing.T) {
 		{"arrivals after end-of-stream are refused", 2, []gateStep{
 			{"e0", ""}, {"b0", "error"}, {"w0:3", "error"}, {"e0", "error"}, {"b1", ""}, {"next", "r1"},
 		}},
+		{"the final watermark passes", 2, []gateStep{
+			{"w0:9223372036854775807", ""}, {"w1:9223372036854775807", ""}, {"next", "W9223372036854775807"},
+			{"e0", ""}, {"e1", ""}, {"next", "END"},
+		}},
 		{"unknown channels are refused", 2, []gateStep{{"b2", "error"}, {"w7:1", "error"}}},
 		{"an idle channel does not hold the watermark back", 2, []gateStep{
 			{"w0:10", ""}, {"next", ""}, {"i1", ""}, {"next", "W10"}, {"w0:12", ""}, {"next", "W12"},

@@ -55,6 +55,9 @@ func (s WatermarkStrategy[T]) WithInterval(d time.Duration) WatermarkStrategy[T]
 // Timestamp returns the event timestamp of v.
 func (s WatermarkStrategy[T]) Timestamp(v T) int64 { return s.timestamp(v) }
 
+// Idleness returns the idleness timeout (0: never idle).
+func (s WatermarkStrategy[T]) Idleness() time.Duration { return s.idleness }
+
 // Interval returns the periodic emission interval (0: after every record).
 func (s WatermarkStrategy[T]) Interval() time.Duration { return s.interval }
 

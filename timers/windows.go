@@ -42,9 +42,10 @@ func (GlobalWindow) MaxTimestamp() int64 { return math.MaxInt64 }
 
 // Assigner puts each record into windows.
 type Assigner[W Window] interface {
-	// Assign returns the windows of a record with event timestamp ts, at
-	// processing time now (processing-time assigners use now).
-	Assign(ts, now int64) []W
+	// Assign appends to dst the windows of a record with event timestamp ts,
+	// at processing time now (processing-time assigners use now), and
+	// returns the extended slice; passing a reused dst avoids allocation.
+	Assign(dst []W, ts, now int64) []W
 	// DefaultTrigger is the trigger used when the job sets none.
 	DefaultTrigger() Trigger[W]
 	// EventTime says whether windows follow event time (late records,
@@ -94,12 +95,12 @@ func TumblingProcessingTime(size, offset time.Duration) Assigner[TimeWindow] {
 	return tumbling{size: millis(size), offset: millis(offset)}
 }
 
-func (t tumbling) Assign(ts, now int64) []TimeWindow {
+func (t tumbling) Assign(dst []TimeWindow, ts, now int64) []TimeWindow {
 	if !t.eventTime {
 		ts = now
 	}
 	start := windowStart(ts, t.offset, t.size)
-	return []TimeWindow{{start, start + t.size}}
+	return append(dst, TimeWindow{start, start + t.size})
 }
 
 func (t tumbling) DefaultTrigger() Trigger[TimeWindow] { return defaultTrigger(t.eventTime) }
@@ -121,15 +122,14 @@ func SlidingProcessingTime(size, slide, offset time.Duration) Assigner[TimeWindo
 	return sliding{size: millis(size), slide: millis(slide), offset: millis(offset)}
 }
 
-func (s sliding) Assign(ts, now int64) []TimeWindow {
+func (s sliding) Assign(dst []TimeWindow, ts, now int64) []TimeWindow {
 	if !s.eventTime {
 		ts = now
 	}
-	var out []TimeWindow
 	for start := windowStart(ts, s.offset, s.slide); start > ts-s.size; start -= s.slide {
-		out = append(out, TimeWindow{start, start + s.size})
+		dst = append(dst, TimeWindow{start, start + s.size})
 	}
-	return out
+	return dst
 }
 
 func (s sliding) DefaultTrigger() Trigger[TimeWindow] { return defaultTrigger(s.eventTime) }
@@ -151,11 +151,11 @@ func ProcessingTimeSession(gap time.Duration) MergingAssigner[TimeWindow] {
 	return session{gap: millis(gap)}
 }
 
-func (s session) Assign(ts, now int64) []TimeWindow {
+func (s session) Assign(dst []TimeWindow, ts, now int64) []TimeWindow {
 	if !s.eventTime {
 		ts = now
 	}
-	return []TimeWindow{{ts, ts + s.gap}}
+	return append(dst, TimeWindow{ts, ts + s.gap})
 }
 
 func (s session) DefaultTrigger() Trigger[TimeWindow] { return defaultTrigger(s.eventTime) }
@@ -202,7 +202,9 @@ type global struct{}
 // fires only through a trigger set by the job, such as CountTrigger.
 func Global() Assigner[GlobalWindow] { return global{} }
 
-func (global) Assign(int64, int64) []GlobalWindow    { return []GlobalWindow{{}} }
+func (global) Assign(dst []GlobalWindow, _, _ int64) []GlobalWindow {
+	return append(dst, GlobalWindow{})
+}
 func (global) DefaultTrigger() Trigger[GlobalWindow] { return Never[GlobalWindow]() }
 func (global) EventTime() bool                       { return false }
 

@@ -151,9 +151,10 @@ func (c *Context) CurrentProcessingTime() int64 {
 // keyed state of the subtask's key-group range.
 type KeyedContext[K comparable] struct {
 	Context
-	store *keyspace.KeyedStore[K]
-	hash  func(K) uint64
-	group func(hash uint64) int // key group of a hash
+	store  *keyspace.KeyedStore[K]
+	hash   func(K) uint64
+	group  func(hash uint64) int // key group of a hash
+	timers *keyedTimers[K]       // created on first use
 }
 
 // Key returns the key of the record (or timer) being processed.

@@ -387,6 +387,11 @@ func (o *processOp[T, U]) Collect(v T) {
 	}
 	o.leave(p)
 }
+func (o *processOp[T, U]) OnWatermark(t int64) (bool, error) {
+	o.ctx.watermark = t
+	return true, nil
+}
+
 func (o *processOp[T, U]) EndInput() error {
 	return lifecycleFinish(&o.call, o.fn, o.ctx, o.out)
 }
@@ -463,6 +468,7 @@ func KeyedProcess[K comparable, T, U any](k Keyed[T, K], name string, fn KeyedPr
 		fn := perSubtask(fn)
 		op := &keyedOp[K, T, U]{call: newCall(env, out.node.ID), fn: fn, key: k.key,
 			ctx: newKeyedContext(env, k.hash), out: o.(Collector[U]), batch: newEmitter(o.(Collector[U]))}
+		op.fire = timerFire(fn, op.ctx, op.out)
 		if err := lifecycleOpen(&op.call, fn, op.ctx); err != nil {
 			return nil, err
 		}
@@ -493,6 +499,7 @@ func (c *KeyedContext[K]) setKey(k K) {
 
 type keyedOp[K comparable, T, U any] struct {
 	call
+	fire  func(ts int64) error
 	fn    KeyedProcessFunction[K, T, U]
 	key   func(T) K
 	ctx   *KeyedContext[K]
@@ -535,6 +542,18 @@ func (o *keyedOp[K, T, U]) process(v T) {
 		raise(err)
 	}
 }
+func (o *keyedOp[K, T, U]) OnWatermark(t int64) (bool, error) {
+	p := o.enter()
+	defer o.leave(p)
+	return true, o.ctx.onWatermark(t, o.fire)
+}
+
+func (o *keyedOp[K, T, U]) OnProcessingTime(now int64) error {
+	p := o.enter()
+	defer o.leave(p)
+	return o.ctx.onProcessingTime(now, o.fire)
+}
+
 func (o *keyedOp[K, T, U]) EndInput() error {
 	return lifecycleFinish(&o.call, o.fn, o.ctx, o.out)
 }
@@ -597,6 +616,7 @@ func CoProcess[A, B, U any](c Connected[A, B], name string, fn CoProcessFunction
 		op := &coOp[*Context, U]{call: newCall(env, n.ID), fn: fn, ctx: newContext(env), out: o.(Collector[U])}
 		op.in1 = coInput[A]{op: &op.call, fn: func(v A) error { return fn.ProcessElement1(op.ctx, v, op.out) }}
 		op.in2 = coInput[B]{op: &op.call, fn: func(v B) error { return fn.ProcessElement2(op.ctx, v, op.out) }}
+		op.onWM = func(t int64) error { op.ctx.watermark = t; return nil }
 		if err := lifecycleOpen(&op.call, fn, op.ctx); err != nil {
 			return nil, err
 		}
@@ -620,6 +640,23 @@ type coOp[C any, U any] struct {
 	ctx      C
 	out      Collector[U]
 	in1, in2 any
+	onWM     func(t int64) error
+	onPT     func(now int64) error
+}
+
+func (o *coOp[C, U]) OnWatermark(t int64) (bool, error) {
+	p := o.enter()
+	defer o.leave(p)
+	return true, o.onWM(t)
+}
+
+func (o *coOp[C, U]) OnProcessingTime(now int64) error {
+	if o.onPT == nil {
+		return nil
+	}
+	p := o.enter()
+	defer o.leave(p)
+	return o.onPT(now)
 }
 
 func (o *coOp[C, U]) Input(i int) any {
@@ -701,6 +738,9 @@ func KeyedCoProcess[K comparable, A, B, U any](c KeyedConnected[A, B, K], name s
 			fn: func(v A) error { return fn.ProcessElement1(ctx, v, op.out) }}}
 		op.in2 = keyedCoInput[K, B]{ctx: ctx, key: c.b.key, coInput: coInput[B]{op: &op.call,
 			fn: func(v B) error { return fn.ProcessElement2(ctx, v, op.out) }}}
+		fire := timerFire(fn, ctx, op.out)
+		op.onWM = func(t int64) error { return ctx.onWatermark(t, fire) }
+		op.onPT = func(now int64) error { return ctx.onProcessingTime(now, fire) }
 		if err := lifecycleOpen(&op.call, fn, ctx); err != nil {
 			return nil, err
 		}

@@ -51,4 +51,3 @@ func (c *Context) sideOutput(name string) any {
 	}
 	return c.env.Sides[name]
 }
-

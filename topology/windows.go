@@ -1,0 +1,528 @@
+package topology
+
+import (
+	"errors"
+	"math"
+	"time"
+
+	"github.com/floestream/floe/keyspace"
+	"github.com/floestream/floe/timers"
+)
+
+// Windowed is a keyed stream grouped into windows. Configure it with
+// Trigger, AllowedLateness and SideOutputLateData, then apply a window
+// function: WindowReduce, WindowAggregate, WindowProcess or their
+// combinations with a ProcessWindowFunction. Semantics follow Flink's
+// WindowOperator.
+type Windowed[T any, K comparable, W timers.Window] struct {
+	keyed    Keyed[T, K]
+	assigner timers.Assigner[W]
+	trigger  timers.Trigger[W]
+	lateness int64
+	lateTag  string
+}
+
+// Window groups the records of each key into windows by assigner.
+func Window[T any, K comparable, W timers.Window](k Keyed[T, K], assigner timers.Assigner[W]) Windowed[T, K, W] {
+	if assigner == nil {
+		k.stream.job().fail("window on %q has no assigner", k.stream.node.Name)
+	}
+	return Windowed[T, K, W]{keyed: k, assigner: assigner}
+}
+
+// Trigger replaces the assigner's default trigger.
+func (w Windowed[T, K, W]) Trigger(t timers.Trigger[W]) Windowed[T, K, W] {
+	w.trigger = t
+	return w
+}
+
+// AllowedLateness keeps a window's contents for d after the watermark passed
+// its end; a late record within it fires the window again.
+func (w Windowed[T, K, W]) AllowedLateness(d time.Duration) Windowed[T, K, W] {
+	w.lateness = d.Milliseconds()
+	return w
+}
+
+// SideOutputLateData sends records too late for every window they belong to
+// to the side output tag (read it with SideOutput on the window's result).
+func (w Windowed[T, K, W]) SideOutputLateData(tag OutputTag[T]) Windowed[T, K, W] {
+	w.lateTag = tag.name
+	return w
+}
+
+// WindowContext is what a ProcessWindowFunction learns: the key (through the
+// embedded KeyedContext, with watermark, processing time and side outputs)
+// and the window being evaluated.
+type WindowContext[K comparable, W timers.Window] struct {
+	*KeyedContext[K]
+	window W
+}
+
+// Window returns the window being evaluated.
+func (c *WindowContext[K, W]) Window() W { return c.window }
+
+// ProcessWindowFunction evaluates a window: elements are its contents (the
+// records for WindowProcess, the single pre-aggregated value when combined
+// with a reduce or aggregate function). It must not keep elements.
+type ProcessWindowFunction[IN, OUT any, K comparable, W timers.Window] interface {
+	Process(ctx *WindowContext[K, W], elements []IN, out Collector[OUT]) error
+}
+
+// ProcessWindowFunc adapts a function to a ProcessWindowFunction.
+type ProcessWindowFunc[IN, OUT any, K comparable, W timers.Window] func(ctx *WindowContext[K, W], elements []IN, out Collector[OUT]) error
+
+// Process calls f.
+func (f ProcessWindowFunc[IN, OUT, K, W]) Process(ctx *WindowContext[K, W], elements []IN, out Collector[OUT]) error {
+	return f(ctx, elements, out)
+}
+
+// contents says how a window keeps what it was given: an accumulator of type
+// ACC built record by record, merged when windows merge, and turned into the
+// window's output by emit.
+type contents[T, ACC, OUT any, K comparable, W timers.Window] struct {
+	create func() ACC
+	add    func(v T, acc ACC) ACC
+	merge  func(a, b ACC) ACC
+	emit   func(ctx *WindowContext[K, W], acc ACC, out Collector[OUT]) error
+}
+
+// reduced is the accumulator of a reduce: the value so far, if any.
+type reduced[T any] struct {
+	V  T
+	OK bool
+}
+
+func reduceContents[T, OUT any, K comparable, W timers.Window](reduce func(a, b T) T,
+	emit func(*WindowContext[K, W], T, Collector[OUT]) error) contents[T, reduced[T], OUT, K, W] {
+	add := func(v T, acc reduced[T]) reduced[T] {
+		if acc.OK {
+			v = reduce(acc.V, v)
+		}
+		return reduced[T]{v, true}
+	}
+	return contents[T, reduced[T], OUT, K, W]{
+		create: func() reduced[T] { return reduced[T]{} },
+		add:    add,
+		merge: func(a, b reduced[T]) reduced[T] {
+			if !b.OK {
+				return a
+			}
+			return add(b.V, a)
+		},
+		emit: func(ctx *WindowContext[K, W], acc reduced[T], out Collector[OUT]) error {
+			if !acc.OK {
+				return nil
+			}
+			return emit(ctx, acc.V, out)
+		},
+	}
+}
+
+// WindowReduce folds each window's records with reduce and emits the result
+// when the window fires.
+func WindowReduce[T any, K comparable, W timers.Window](w Windowed[T, K, W], name string, reduce func(a, b T) T) Stream[T] {
+	checkFunc(w.keyed.stream.job(), name, reduce)
+	return windowOperator(w, name, reduceContents(reduce,
+		func(_ *WindowContext[K, W], v T, out Collector[T]) error { out.Collect(v); return nil }))
+}
+
+// WindowReduceProcess folds each window's records with reduce and hands the
+// result, with the window, to fn when the window fires.
+func WindowReduceProcess[T, OUT any, K comparable, W timers.Window](w Windowed[T, K, W], name string,
+	reduce func(a, b T) T, fn ProcessWindowFunction[T, OUT, K, W]) Stream[OUT] {
+	checkFunc(w.keyed.stream.job(), name, reduce)
+	checkFunc(w.keyed.stream.job(), name, fn)
+	return windowOperator(w, name, reduceContents(reduce,
+		func(ctx *WindowContext[K, W], v T, out Collector[OUT]) error {
+			return fn.Process(ctx, []T{v}, out)
+		}))
+}
+
+func aggregateContents[T, ACC, V, OUT any, K comparable, W timers.Window](agg keyspace.AggregateFunction[T, ACC, V],
+	emit func(*WindowContext[K, W], V, Collector[OUT]) error) contents[T, ACC, OUT, K, W] {
+	return contents[T, ACC, OUT, K, W]{
+		create: agg.CreateAccumulator,
+		add:    agg.Add,
+		merge:  agg.Merge,
+		emit: func(ctx *WindowContext[K, W], acc ACC, out Collector[OUT]) error {
+			return emit(ctx, agg.Result(acc), out)
+		},
+	}
+}
+
+// WindowAggregate aggregates each window's records incrementally with agg
+// and emits agg's result when the window fires.
+func WindowAggregate[T, ACC, V any, K comparable, W timers.Window](w Windowed[T, K, W], name string,
+	agg keyspace.AggregateFunction[T, ACC, V]) Stream[V] {
+	checkFunc(w.keyed.stream.job(), name, agg)
+	return windowOperator(w, name, aggregateContents(agg,
+		func(_ *WindowContext[K, W], v V, out Collector[V]) error { out.Collect(v); return nil }))
+}
+
+// WindowAggregateProcess aggregates each window's records incrementally with
+// agg and hands the result, with the window, to fn when the window fires.
+func WindowAggregateProcess[T, ACC, V, OUT any, K comparable, W timers.Window](w Windowed[T, K, W], name string,
+	agg keyspace.AggregateFunction[T, ACC, V], fn ProcessWindowFunction[V, OUT, K, W]) Stream[OUT] {
+	checkFunc(w.keyed.stream.job(), name, agg)
+	checkFunc(w.keyed.stream.job(), name, fn)
+	return windowOperator(w, name, aggregateContents(agg,
+		func(ctx *WindowContext[K, W], v V, out Collector[OUT]) error {
+			return fn.Process(ctx, []V{v}, out)
+		}))
+}
+
+// WindowProcess keeps each window's records and hands them all to fn when
+// the window fires.
+func WindowProcess[T, OUT any, K comparable, W timers.Window](w Windowed[T, K, W], name string,
+	fn ProcessWindowFunction[T, OUT, K, W]) Stream[OUT] {
+	checkFunc(w.keyed.stream.job(), name, fn)
+	return windowOperator(w, name, contents[T, []T, OUT, K, W]{
+		create: func() []T { return nil },
+		add:    func(v T, acc []T) []T { return append(acc, v) },
+		merge:  func(a, b []T) []T { return append(a, b...) },
+		emit: func(ctx *WindowContext[K, W], acc []T, out Collector[OUT]) error {
+			return fn.Process(ctx, acc, out)
+		},
+	})
+}
+
+func windowOperator[T, ACC, OUT any, K comparable, W timers.Window](w Windowed[T, K, W], name string,
+	c contents[T, ACC, OUT, K, W]) Stream[OUT] {
+	k := w.keyed
+	trigger := w.trigger
+	if trigger == nil && w.assigner != nil {
+		trigger = w.assigner.DefaultTrigger()
+	}
+	var out Stream[OUT]
+	out = oneInput[T, OUT](k.stream, name, true, func(env *Env, o any) (Instance, error) {
+		ctx := newKeyedContext(env, k.hash)
+		op := &windowOp[T, ACC, OUT, K, W]{
+			call: newCall(env, out.node.ID), env: env, key: k.key, ctx: ctx,
+			wctx: &WindowContext[K, W]{KeyedContext: ctx}, out: o.(Collector[OUT]),
+			assigner: w.assigner, trigger: trigger, lateness: w.lateness, contents: c,
+			eventTimers: timers.NewQueue[K, W](), procTimers: timers.NewQueue[K, W](),
+		}
+		op.merging, _ = w.assigner.(timers.MergingAssigner[W])
+		if w.lateTag != "" {
+			op.late, _ = env.Sides[w.lateTag].(Collector[T])
+		}
+		var err error
+		if op.state, err = keyspace.NewMapState[K, W, ACC](ctx.store, "window-contents"); err != nil {
+			return nil, err
+		}
+		if op.counts, err = keyspace.NewMapState[K, W, int64](ctx.store, "window-trigger-counts"); err != nil {
+			return nil, err
+		}
+		op.tctx = &triggerContext[T, ACC, OUT, K, W]{op: op}
+		return op, nil
+	})
+	if w.lateTag != "" {
+		SideOutput(out, OutputTag[T]{name: w.lateTag})
+	}
+	out.node.Timestamped = true
+	return out
+}
+
+// windowOp is Flink's WindowOperator: it assigns each record to windows,
+// keeps their contents per key and window, asks the trigger what to do, and
+// clears a window's state once the watermark passes its end plus the allowed
+// lateness.
+type windowOp[T, ACC, OUT any, K comparable, W timers.Window] struct {
+	call
+	env      *Env
+	key      func(T) K
+	ctx      *KeyedContext[K]
+	wctx     *WindowContext[K, W]
+	out      Collector[OUT]
+	late     Collector[T]
+	assigner timers.Assigner[W]
+	merging  timers.MergingAssigner[W]
+	trigger  timers.Trigger[W]
+	lateness int64
+	contents contents[T, ACC, OUT, K, W]
+	state    keyspace.MapState[W, ACC]
+	counts   keyspace.MapState[W, int64]
+	tctx     *triggerContext[T, ACC, OUT, K, W]
+
+	eventTimers *timers.Queue[K, W]
+	procTimers  *timers.Queue[K, W]
+	windows     []W // reused by Assign
+}
+
+func (o *windowOp[T, ACC, OUT, K, W]) Input(int) any { return o }
+
+func (o *windowOp[T, ACC, OUT, K, W]) Collect(v T) {
+	p := o.enter()
+	o.ctx.setKey(o.key(v))
+	o.process(v)
+	o.leave(p)
+}
+
+func (o *windowOp[T, ACC, OUT, K, W]) CollectInGroup(v T, group int) {
+	p := o.enter()
+	o.ctx.store.SetCurrentKey(o.key(v), group)
+	o.process(v)
+	o.leave(p)
+}
+
+func (o *windowOp[T, ACC, OUT, K, W]) CollectBatch(records []T) {
+	for _, v := range records {
+		o.Collect(v)
+	}
+}
+
+var errNoTimestamp = errors.New("an event-time window got a record without a timestamp: " +
+	"give the stream timestamps with topology.AssignTimestamps before the window")
+
+func (o *windowOp[T, ACC, OUT, K, W]) process(v T) {
+	ts := *o.env.Timestamp
+	eventTime := o.assigner.EventTime()
+	if eventTime && ts == NoTimestamp {
+		raise(errNoTimestamp)
+	}
+	var now int64
+	if !eventTime {
+		now = o.env.ProcessingTime()
+	}
+	windows := o.assigner.Assign(o.windows[:0], ts, now)
+	o.windows = windows
+	if o.merging != nil {
+		windows = o.mergeInto(windows)
+	}
+	skipped := true
+	for _, w := range windows {
+		if o.windowLate(w) {
+			continue
+		}
+		skipped = false
+		acc, ok := o.state.Get(w)
+		if !ok {
+			acc = o.contents.create()
+		}
+		acc = o.contents.add(v, acc)
+		o.state.Put(w, acc)
+		o.tctx.window = w
+		res := o.trigger.OnElement(ts, w, o.tctx)
+		if res.Fires() {
+			o.emit(w, acc)
+		}
+		if res.Purges() {
+			o.state.Remove(w)
+		}
+		o.registerCleanup(w)
+	}
+	if skipped && eventTime && ts+o.lateness <= o.ctx.watermark && o.late != nil {
+		o.late.Collect(v) // keeps its timestamp
+	}
+}
+
+// mergeInto merges the new windows with the key's existing ones (sessions)
+// and returns the windows the record goes to.
+func (o *windowOp[T, ACC, OUT, K, W]) mergeInto(fresh []W) []W {
+	existing := map[W]bool{}
+	var all []W
+	for w := range o.state.All() {
+		existing[w] = true
+		all = append(all, w)
+	}
+	for _, w := range fresh {
+		if !existing[w] {
+			all = append(all, w)
+		}
+	}
+	target := make(map[W]W, len(fresh)) // fresh window → window it went into
+	for _, w := range fresh {
+		target[w] = w
+	}
+	for _, m := range o.merging.Merge(all) {
+		var acc ACC
+		have, count := false, int64(0)
+		for _, part := range m.Parts {
+			if target[part] == part {
+				target[part] = m.Result
+			}
+			if !existing[part] {
+				continue
+			}
+			a, _ := o.state.Get(part)
+			if have {
+				acc = o.contents.merge(acc, a)
+			} else {
+				acc, have = a, true
+			}
+			n, _ := o.counts.Get(part)
+			count += n
+			if part != m.Result {
+				o.tctx.window = part
+				o.trigger.Clear(part, o.tctx)
+				o.deleteCleanup(part)
+				o.state.Remove(part)
+				o.counts.Remove(part)
+			}
+		}
+		if have {
+			o.state.Put(m.Result, acc)
+		}
+		if count > 0 {
+			o.counts.Put(m.Result, count)
+		}
+		o.tctx.window = m.Result
+		o.trigger.OnMerge(m.Result, o.tctx)
+	}
+	out := fresh[:0]
+	for w := range target {
+		out = append(out, target[w])
+	}
+	return out
+}
+
+// cleanupTime is when a window's state goes: the end of its allowed
+// lateness in event time, its end in processing time.
+func (o *windowOp[T, ACC, OUT, K, W]) cleanupTime(w W) int64 {
+	t := w.MaxTimestamp()
+	if !o.assigner.EventTime() {
+		return t
+	}
+	if t > math.MaxInt64-o.lateness {
+		return math.MaxInt64
+	}
+	return t + o.lateness
+}
+
+func (o *windowOp[T, ACC, OUT, K, W]) windowLate(w W) bool {
+	return o.assigner.EventTime() && o.cleanupTime(w) <= o.ctx.watermark
+}
+
+func (o *windowOp[T, ACC, OUT, K, W]) timer(t int64, w W) timers.Timer[K, W] {
+	return timers.Timer[K, W]{Time: t, Key: o.ctx.store.CurrentKey(), Namespace: w, KeyGroup: o.ctx.store.CurrentKeyGroup()}
+}
+
+func (o *windowOp[T, ACC, OUT, K, W]) registerCleanup(w W) {
+	t := o.cleanupTime(w)
+	if t == math.MaxInt64 {
+		return // global windows live for ever
+	}
+	if o.assigner.EventTime() {
+		o.eventTimers.Register(o.timer(t, w))
+	} else {
+		o.registerProcessingTimer(o.timer(t, w))
+	}
+}
+
+func (o *windowOp[T, ACC, OUT, K, W]) deleteCleanup(w W) {
+	t := o.cleanupTime(w)
+	if o.assigner.EventTime() {
+		o.eventTimers.Delete(o.timer(t, w))
+	} else {
+		o.procTimers.Delete(o.timer(t, w))
+	}
+}
+
+func (o *windowOp[T, ACC, OUT, K, W]) registerProcessingTimer(t timers.Timer[K, W]) {
+	if o.procTimers.Register(t) {
+		o.env.RequestProcessingTime(o.procTimers.Next())
+	}
+}
+
+// emit evaluates window w with its contents; what it emits carries the
+// window's last timestamp, as in Flink.
+func (o *windowOp[T, ACC, OUT, K, W]) emit(w W, acc ACC) {
+	*o.env.Timestamp = w.MaxTimestamp()
+	o.wctx.window = w
+	if err := o.contents.emit(o.wctx, acc, o.out); err != nil {
+		raise(err)
+	}
+}
+
+// onTimer runs a window timer with its key current: the trigger decides on
+// firing, and the window's state goes once its cleanup time is reached.
+func (o *windowOp[T, ACC, OUT, K, W]) onTimer(t timers.Timer[K, W], domain TimeDomain) {
+	o.ctx.store.SetCurrentKey(t.Key, t.KeyGroup)
+	w := t.Namespace
+	o.tctx.window = w
+	if acc, ok := o.state.Get(w); ok {
+		var res timers.TriggerResult
+		if domain == EventTime {
+			res = o.trigger.OnEventTime(t.Time, w, o.tctx)
+		} else {
+			res = o.trigger.OnProcessingTime(t.Time, w, o.tctx)
+		}
+		if res.Fires() {
+			o.emit(w, acc)
+		}
+		if res.Purges() {
+			o.state.Remove(w)
+		}
+	}
+	if (domain == EventTime) == o.assigner.EventTime() && t.Time == o.cleanupTime(w) {
+		o.state.Remove(w)
+		o.counts.Remove(w)
+		o.tctx.window = w
+		o.trigger.Clear(w, o.tctx)
+	}
+}
+
+// OnWatermark fires the event-time timers the watermark passed.
+func (o *windowOp[T, ACC, OUT, K, W]) OnWatermark(wm int64) (bool, error) {
+	p := o.enter()
+	defer o.leave(p)
+	o.ctx.watermark = wm
+	for {
+		t, ok := o.eventTimers.PopDue(wm)
+		if !ok {
+			return true, nil
+		}
+		o.onTimer(t, EventTime)
+	}
+}
+
+// OnProcessingTime fires the processing-time timers that are due.
+func (o *windowOp[T, ACC, OUT, K, W]) OnProcessingTime(now int64) error {
+	p := o.enter()
+	defer o.leave(p)
+	for {
+		t, ok := o.procTimers.PopDue(now)
+		if !ok {
+			break
+		}
+		o.onTimer(t, ProcessingTime)
+	}
+	if next := o.procTimers.Next(); next != math.MaxInt64 {
+		o.env.RequestProcessingTime(next)
+	}
+	return nil
+}
+
+func (o *windowOp[T, ACC, OUT, K, W]) EndInput() error   { return nil }
+func (o *windowOp[T, ACC, OUT, K, W]) Close(_ bool) error { return nil }
+
+// triggerContext gives a trigger the timers and counter of one key and
+// window.
+type triggerContext[T, ACC, OUT any, K comparable, W timers.Window] struct {
+	op     *windowOp[T, ACC, OUT, K, W]
+	window W
+}
+
+func (c *triggerContext[T, ACC, OUT, K, W]) CurrentWatermark() int64 { return c.op.ctx.watermark }
+func (c *triggerContext[T, ACC, OUT, K, W]) CurrentProcessingTime() int64 {
+	return c.op.env.ProcessingTime()
+}
+func (c *triggerContext[T, ACC, OUT, K, W]) RegisterEventTimeTimer(t int64) {
+	c.op.eventTimers.Register(c.op.timer(t, c.window))
+}
+func (c *triggerContext[T, ACC, OUT, K, W]) DeleteEventTimeTimer(t int64) {
+	c.op.eventTimers.Delete(c.op.timer(t, c.window))
+}
+func (c *triggerContext[T, ACC, OUT, K, W]) RegisterProcessingTimeTimer(t int64) {
+	c.op.registerProcessingTimer(c.op.timer(t, c.window))
+}
+func (c *triggerContext[T, ACC, OUT, K, W]) DeleteProcessingTimeTimer(t int64) {
+	c.op.procTimers.Delete(c.op.timer(t, c.window))
+}
+func (c *triggerContext[T, ACC, OUT, K, W]) AddCount(delta int64) int64 {
+	n, _ := c.op.counts.Get(c.window)
+	n += delta
+	c.op.counts.Put(c.window, n)
+	return n
+}
+func (c *triggerContext[T, ACC, OUT, K, W]) ClearCount() { c.op.counts.Remove(c.window) }
