@@ -202,4 +202,3 @@ func timerFire[K comparable, U any](fn any, ctx *KeyedContext[K], out Collector[
 		return fmt.Errorf("a timer fired but the function has no OnTimer(ctx, timestamp, out) method")
 	}
 }
-

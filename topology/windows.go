@@ -493,7 +493,7 @@ func (o *windowOp[T, ACC, OUT, K, W]) OnProcessingTime(now int64) error {
 	return nil
 }
 
-func (o *windowOp[T, ACC, OUT, K, W]) EndInput() error   { return nil }
+func (o *windowOp[T, ACC, OUT, K, W]) EndInput() error    { return nil }
 func (o *windowOp[T, ACC, OUT, K, W]) Close(_ bool) error { return nil }
 
 // triggerContext gives a trigger the timers and counter of one key and
