@@ -48,10 +48,11 @@ func (q *Queue[K, N]) Register(t Timer[K, N]) bool {
 		g = map[timerID[K, N]]struct{}{}
 		q.byGroup[t.KeyGroup] = g
 	}
-	if _, dup := g[id]; dup {
+	n := len(g)
+	g[id] = struct{}{} // one hash look-up: the length says whether it was new
+	if len(g) == n {
 		return false
 	}
-	g[id] = struct{}{}
 	heap.Push(&q.heap, t)
 	q.size++
 	return true
@@ -61,10 +62,11 @@ func (q *Queue[K, N]) Register(t Timer[K, N]) bool {
 func (q *Queue[K, N]) Delete(t Timer[K, N]) bool {
 	id := timerID[K, N]{t.Time, t.Key, t.Namespace}
 	g := q.byGroup[t.KeyGroup]
-	if _, ok := g[id]; !ok {
+	n := len(g)
+	delete(g, id) // one hash look-up: the length says whether it was there
+	if len(g) == n {
 		return false
 	}
-	delete(g, id)
 	if len(g) == 0 {
 		delete(q.byGroup, t.KeyGroup)
 	}
@@ -109,13 +111,13 @@ func (q *Queue[K, N]) Peek() (Timer[K, N], bool) {
 // any. Call it in a loop: a timer registered while firing that is also due
 // fires in the same advance, as in Flink.
 func (q *Queue[K, N]) PopDue(time int64) (Timer[K, N], bool) {
-	t, ok := q.Peek()
-	if !ok || t.Time > time {
-		return Timer[K, N]{}, false
+	for len(q.heap) > 0 && q.heap[0].Time <= time {
+		t := heap.Pop(&q.heap).(Timer[K, N])
+		if q.Delete(t) { // false: deleted earlier, skip it
+			return t, true
+		}
 	}
-	heap.Pop(&q.heap)
-	q.Delete(t)
-	return t, true
+	return Timer[K, N]{}, false
 }
 
 // Next returns the time of the earliest timer, or math.MaxInt64 when there

@@ -77,6 +77,13 @@ func (eventTimeTrigger[W]) OnMerge(w W, ctx TriggerContext) {
 
 func (eventTimeTrigger[W]) Clear(w W, ctx TriggerContext) { ctx.DeleteEventTimeTimer(w.MaxTimestamp()) }
 
+// IsEventTimeTrigger reports whether t is the trigger EventTimeTrigger
+// returns, whose behaviour the window operator may rely on to skip work.
+func IsEventTimeTrigger[W Window](t Trigger[W]) bool {
+	_, ok := t.(eventTimeTrigger[W])
+	return ok
+}
+
 type processingTimeTrigger[W Window] struct{}
 
 // ProcessingTimeTrigger fires a window when processing time passes its end.

@@ -1,8 +1,10 @@
 package topology
 
 import (
+	"cmp"
 	"errors"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/floestream/floe/keyspace"
@@ -203,15 +205,32 @@ func windowOperator[T, ACC, OUT any, K comparable, W timers.Window](w Windowed[T
 			eventTimers: timers.NewQueue[K, W](), procTimers: timers.NewQueue[K, W](),
 		}
 		op.merging, _ = w.assigner.(timers.MergingAssigner[W])
+		op.plainEventTime = timers.IsEventTimeTrigger(trigger)
 		if w.lateTag != "" {
 			op.late, _ = env.Sides[w.lateTag].(Collector[T])
 		}
-		var err error
-		if op.state, err = keyspace.NewMapState[K, W, ACC](ctx.store, "window-contents"); err != nil {
-			return nil, err
-		}
-		if op.counts, err = keyspace.NewMapState[K, W, int64](ctx.store, "window-trigger-counts"); err != nil {
-			return nil, err
+		if op.merging != nil {
+			state, err := keyspace.NewMapState[K, W, ACC](ctx.store, "window-contents")
+			if err != nil {
+				return nil, err
+			}
+			counts, err := keyspace.NewMapState[K, W, int64](ctx.store, "window-trigger-counts")
+			if err != nil {
+				return nil, err
+			}
+			op.state, op.counts = keyMajor[K, W, ACC]{state}, keyMajor[K, W, int64]{counts}
+		} else {
+			op.fast = newWindowMajor[K, W, ACC]()
+			op.state = op.fast
+			counts, err := keyspace.NewMapState[K, W, int64](ctx.store, "window-trigger-counts")
+			if err != nil {
+				return nil, err
+			}
+			op.counts = keyMajor[K, W, int64]{counts}
+			// The default event-time trigger on windows that do not merge
+			// fires every key of a window at the same watermark: the
+			// watermark fires and drops whole windows, no timers needed.
+			op.byWatermark = op.plainEventTime && w.assigner.EventTime()
 		}
 		op.tctx = &triggerContext[T, ACC, OUT, K, W]{op: op}
 		return op, nil
@@ -240,9 +259,13 @@ type windowOp[T, ACC, OUT any, K comparable, W timers.Window] struct {
 	trigger  timers.Trigger[W]
 	lateness int64
 	contents contents[T, ACC, OUT, K, W]
-	state    keyspace.MapState[W, ACC]
-	counts   keyspace.MapState[W, int64]
+	state    windowTable[K, W, ACC]
+	fast     *windowMajor[K, W, ACC] // state, when it is window-major
+	counts   windowTable[K, W, int64]
 	tctx     *triggerContext[T, ACC, OUT, K, W]
+
+	plainEventTime bool // the trigger is timers.EventTimeTrigger
+	byWatermark    bool // windows fire and go by the watermark; see fireWindows
 
 	eventTimers *timers.Queue[K, W]
 	procTimers  *timers.Queue[K, W]
@@ -295,25 +318,53 @@ func (o *windowOp[T, ACC, OUT, K, W]) process(v T) {
 			continue
 		}
 		skipped = false
-		acc, ok := o.state.Get(w)
-		if !ok {
-			acc = o.contents.create()
-		}
-		acc = o.contents.add(v, acc)
-		o.state.Put(w, acc)
+		acc, existed := o.addTo(w, v)
 		o.tctx.window = w
-		res := o.trigger.OnElement(ts, w, o.tctx)
+		var res timers.TriggerResult
+		if (existed || o.byWatermark) && o.plainEventTime && w.MaxTimestamp() > o.ctx.watermark {
+			// The event-time trigger registered its timer when the window's
+			// state was created; asking it again would only find the timer
+			// there (a map look-up per record) and say Continue.
+			res = timers.Continue
+		} else {
+			res = o.trigger.OnElement(ts, w, o.tctx)
+		}
 		if res.Fires() {
 			o.emit(w, acc)
 		}
 		if res.Purges() {
-			o.state.Remove(w)
+			o.state.remove(o.curKey(), w)
 		}
-		o.registerCleanup(w)
+		if !existed && !o.byWatermark {
+			// The cleanup timer goes with the window's state: registered
+			// when the state is created, and still in place while it lives.
+			o.registerCleanup(w)
+		}
 	}
 	if skipped && eventTime && ts+o.lateness <= o.ctx.watermark && o.late != nil {
 		o.late.Collect(v) // keeps its timestamp
 	}
+}
+
+// addTo adds v to the contents of window w of the current key, and says
+// whether the window had contents before.
+func (o *windowOp[T, ACC, OUT, K, W]) addTo(w W, v T) (ACC, bool) {
+	k := o.curKey()
+	if o.fast != nil {
+		p, existed := o.fast.ref(k, o.ctx.store.CurrentKeyGroup(), w)
+		if !existed {
+			*p = o.contents.create()
+		}
+		*p = o.contents.add(v, *p)
+		return *p, existed
+	}
+	acc, existed := o.state.get(k, w)
+	if !existed {
+		acc = o.contents.create()
+	}
+	acc = o.contents.add(v, acc)
+	o.state.put(k, w, acc)
+	return acc, existed
 }
 
 // mergeInto merges the new windows with the key's existing ones (sessions)
@@ -321,7 +372,7 @@ func (o *windowOp[T, ACC, OUT, K, W]) process(v T) {
 func (o *windowOp[T, ACC, OUT, K, W]) mergeInto(fresh []W) []W {
 	existing := map[W]bool{}
 	var all []W
-	for w := range o.state.All() {
+	for w := range o.state.windows(o.curKey()) {
 		existing[w] = true
 		all = append(all, w)
 	}
@@ -344,27 +395,28 @@ func (o *windowOp[T, ACC, OUT, K, W]) mergeInto(fresh []W) []W {
 			if !existing[part] {
 				continue
 			}
-			a, _ := o.state.Get(part)
+			a, _ := o.state.get(o.curKey(), part)
 			if have {
 				acc = o.contents.merge(acc, a)
 			} else {
 				acc, have = a, true
 			}
-			n, _ := o.counts.Get(part)
+			n, _ := o.counts.get(o.curKey(), part)
 			count += n
 			if part != m.Result {
 				o.tctx.window = part
 				o.trigger.Clear(part, o.tctx)
 				o.deleteCleanup(part)
-				o.state.Remove(part)
-				o.counts.Remove(part)
+				o.state.remove(o.curKey(), part)
+				o.counts.remove(o.curKey(), part)
 			}
 		}
 		if have {
-			o.state.Put(m.Result, acc)
+			o.state.put(o.curKey(), m.Result, acc)
+			o.registerCleanup(m.Result)
 		}
 		if count > 0 {
-			o.counts.Put(m.Result, count)
+			o.counts.put(o.curKey(), m.Result, count)
 		}
 		o.tctx.window = m.Result
 		o.trigger.OnMerge(m.Result, o.tctx)
@@ -392,6 +444,8 @@ func (o *windowOp[T, ACC, OUT, K, W]) cleanupTime(w W) int64 {
 func (o *windowOp[T, ACC, OUT, K, W]) windowLate(w W) bool {
 	return o.assigner.EventTime() && o.cleanupTime(w) <= o.ctx.watermark
 }
+
+func (o *windowOp[T, ACC, OUT, K, W]) curKey() K { return o.ctx.store.CurrentKey() }
 
 func (o *windowOp[T, ACC, OUT, K, W]) timer(t int64, w W) timers.Timer[K, W] {
 	return timers.Timer[K, W]{Time: t, Key: o.ctx.store.CurrentKey(), Namespace: w, KeyGroup: o.ctx.store.CurrentKeyGroup()}
@@ -440,7 +494,7 @@ func (o *windowOp[T, ACC, OUT, K, W]) onTimer(t timers.Timer[K, W], domain TimeD
 	o.ctx.store.SetCurrentKey(t.Key, t.KeyGroup)
 	w := t.Namespace
 	o.tctx.window = w
-	if acc, ok := o.state.Get(w); ok {
+	if acc, ok := o.state.get(o.curKey(), w); ok {
 		var res timers.TriggerResult
 		if domain == EventTime {
 			res = o.trigger.OnEventTime(t.Time, w, o.tctx)
@@ -451,12 +505,12 @@ func (o *windowOp[T, ACC, OUT, K, W]) onTimer(t timers.Timer[K, W], domain TimeD
 			o.emit(w, acc)
 		}
 		if res.Purges() {
-			o.state.Remove(w)
+			o.state.remove(o.curKey(), w)
 		}
 	}
 	if (domain == EventTime) == o.assigner.EventTime() && t.Time == o.cleanupTime(w) {
-		o.state.Remove(w)
-		o.counts.Remove(w)
+		o.state.remove(o.curKey(), w)
+		o.counts.remove(o.curKey(), w)
 		o.tctx.window = w
 		o.trigger.Clear(w, o.tctx)
 	}
@@ -467,12 +521,42 @@ func (o *windowOp[T, ACC, OUT, K, W]) OnWatermark(wm int64) (bool, error) {
 	p := o.enter()
 	defer o.leave(p)
 	o.ctx.watermark = wm
+	if o.byWatermark {
+		o.fireWindows(wm)
+	}
 	for {
 		t, ok := o.eventTimers.PopDue(wm)
 		if !ok {
 			return true, nil
 		}
 		o.onTimer(t, EventTime)
+	}
+}
+
+// fireWindows does for window-major state what the event-time trigger and
+// the cleanup timers would do per key: windows whose end the watermark
+// reached fire for every key, in the order of their ends, and windows whose
+// allowed lateness is over are dropped whole.
+func (o *windowOp[T, ACC, OUT, K, W]) fireWindows(wm int64) {
+	var due []W
+	for w, wk := range o.fast.byWindow {
+		if (!wk.fired && w.MaxTimestamp() <= wm) || o.cleanupTime(w) <= wm {
+			due = append(due, w)
+		}
+	}
+	slices.SortFunc(due, func(a, b W) int { return cmp.Compare(a.MaxTimestamp(), b.MaxTimestamp()) })
+	for _, w := range due {
+		wk := o.fast.byWindow[w]
+		if !wk.fired && w.MaxTimestamp() <= wm {
+			wk.fired = true
+			for s := range wk.live() {
+				o.ctx.store.SetCurrentKey(s.key, int(s.group))
+				o.emit(w, s.v)
+			}
+		}
+		if o.cleanupTime(w) <= wm {
+			o.fast.drop(w)
+		}
 	}
 }
 
@@ -520,9 +604,10 @@ func (c *triggerContext[T, ACC, OUT, K, W]) DeleteProcessingTimeTimer(t int64) {
 	c.op.procTimers.Delete(c.op.timer(t, c.window))
 }
 func (c *triggerContext[T, ACC, OUT, K, W]) AddCount(delta int64) int64 {
-	n, _ := c.op.counts.Get(c.window)
+	k := c.op.curKey()
+	n, _ := c.op.counts.get(k, c.window)
 	n += delta
-	c.op.counts.Put(c.window, n)
+	c.op.counts.put(k, c.window, n)
 	return n
 }
-func (c *triggerContext[T, ACC, OUT, K, W]) ClearCount() { c.op.counts.Remove(c.window) }
+func (c *triggerContext[T, ACC, OUT, K, W]) ClearCount() { c.op.counts.remove(c.op.curKey(), c.window) }
