@@ -42,7 +42,7 @@ func (t keyMajor[K, W, V]) windows(_ K) iter.Seq[W] {
 // beside them for firing outside a record.
 type windowMajor[K comparable, W comparable, V any] struct {
 	byWindow map[W]*windowKeys[K, V]
-	last     W // the window of the last look-up, and its keys: records of a
+	last     W                 // the window of the last look-up, and its keys: records of a
 	lastKeys *windowKeys[K, V] // window tend to come together
 }
 
