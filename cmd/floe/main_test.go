@@ -119,3 +119,58 @@ func TestEnvironmentFillsFlagsTheCommandLineLacks(t *testing.T) {
 		t.Fatalf("bad env value: %d %s", code, errs)
 	}
 }
+
+func TestRunWindowCountAndFraudDetect(t *testing.T) {
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events.jsonl")
+	if err := os.WriteFile(events, []byte(strings.Join([]string{
+		`{"key":"k1","ts":1000,"value":5}`,
+		`{"key":"k2","ts":1500,"value":1}`,
+		`{"key":"k1","ts":2500,"value":7}`,
+		`{"key":"k1","ts":900,"value":100}`,
+		"",
+	}, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"1", "3"} {
+		out, late := filepath.Join(dir, "out"+p+".jsonl"), filepath.Join(dir, "late"+p+".jsonl")
+		code, _, errs := floe(t, "run", "windowcount", "--input", events, "--output", out, "--late-output", late,
+			"--window", "tumbling", "--size", "2s", "-p", p, "--log-level", "warn")
+		if code != exitOK {
+			t.Fatalf("windowcount -p %s = %d: %s", p, code, errs)
+		}
+		got, _ := os.ReadFile(out)
+		lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+		sort.Strings(lines)
+		want := []string{
+			`{"key":"k1","window_start":0,"window_end":2000,"count":1,"sum":5}`,
+			`{"key":"k1","window_start":2000,"window_end":4000,"count":1,"sum":7}`,
+			`{"key":"k2","window_start":0,"window_end":2000,"count":1,"sum":1}`,
+		}
+		if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("windowcount -p %s wrote\n%s", p, got)
+		}
+		if l, _ := os.ReadFile(late); strings.TrimSpace(string(l)) != `{"key":"k1","ts":900,"value":100}` {
+			t.Fatalf("late output %q", l)
+		}
+	}
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"key\":\"k1\",\"ts\":1,\"value\":1}\n{oops\n"), 0o644)
+	code, _, errs := floe(t, "run", "windowcount", "--input", bad, "--output", filepath.Join(dir, "o.jsonl"), "--size", "1s")
+	if code != exitFailed || !strings.Contains(errs, "line 2: not a JSON object") {
+		t.Fatalf("bad line: exit %d, %s", code, errs)
+	}
+
+	txs := filepath.Join(dir, "tx.jsonl")
+	os.WriteFile(txs, []byte(`{"account":"a1","ts":1000,"amount":0.5}
+{"account":"a1","ts":2000,"amount":750.25}
+{"account":"a2","ts":3000,"amount":900}
+`), 0o644)
+	alerts := filepath.Join(dir, "alerts.jsonl")
+	if code, _, errs := floe(t, "run", "frauddetect", "--input", txs, "--output", alerts, "--log-level", "warn"); code != exitOK {
+		t.Fatalf("frauddetect = %d: %s", code, errs)
+	}
+	if got, _ := os.ReadFile(alerts); string(got) != "{\"account\":\"a1\",\"ts\":2000,\"amount\":750.25}\n" {
+		t.Fatalf("alerts %q", got)
+	}
+}
