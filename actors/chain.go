@@ -39,6 +39,9 @@ func (s *subtask) wireChain(writerOf map[*topology.Edge]int) {
 // timers emit precedes the watermark downstream. A node may stop it (a
 // timestamp assigner makes its own watermarks).
 func (s *subtask) propagateWatermark(k int, t int64, self bool) {
+	if k == 0 || !self { // where a watermark enters the chain, or is made in it
+		s.metrics.Watermark.Store(t)
+	}
 	if self {
 		if h, ok := s.instances[k].(topology.WatermarkHandler); ok {
 			prevCur, prevTs := s.current, s.timestamp

@@ -21,6 +21,7 @@ type SubtaskMetrics struct {
 	BusyNanos          atomic.Int64 // time spent processing
 	BackPressuredNanos atomic.Int64 // time output was waiting for credit
 	QueueDepth         atomic.Int64 // input arrivals waiting to be processed
+	Watermark          atomic.Int64 // the last watermark the subtask's inputs combined to
 	started            atomic.Int64 // unix nanos when the subtask started
 	ended              atomic.Int64 // unix nanos when it finished or failed, 0 while running
 }
@@ -34,6 +35,7 @@ type Snapshot struct {
 	BatchesIn, BatchesOut     uint64
 	Busy, BackPressured, Idle time.Duration
 	QueueDepth                int64
+	Watermark                 int64 // math.MinInt64 before the first
 	Running                   bool
 }
 
@@ -47,6 +49,7 @@ func (m *SubtaskMetrics) Snapshot() Snapshot {
 		Busy:          time.Duration(m.BusyNanos.Load()),
 		BackPressured: time.Duration(m.BackPressuredNanos.Load()),
 		QueueDepth:    m.QueueDepth.Load(),
+		Watermark:     m.Watermark.Load(),
 	}
 	start, end := m.started.Load(), m.ended.Load()
 	s.Running = start != 0 && end == 0

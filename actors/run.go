@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"log/slog"
+	"math"
 	"runtime"
 	"sync"
 
@@ -46,7 +47,9 @@ func Start(ctx context.Context, g *topology.JobGraph, opts ...Option) (*Run, err
 	for _, t := range g.Tasks {
 		r.metrics[t.ID] = make([]*SubtaskMetrics, t.Parallelism)
 		for i := range t.Parallelism {
-			r.metrics[t.ID][i] = &SubtaskMetrics{Task: t.Name(), TaskID: t.ID, Index: i, Parallelism: t.Parallelism}
+			m := &SubtaskMetrics{Task: t.Name(), TaskID: t.ID, Index: i, Parallelism: t.Parallelism}
+			m.Watermark.Store(math.MinInt64)
+			r.metrics[t.ID][i] = m
 		}
 	}
 	m := &master{run: r, graph: g, opts: o, attempt: 1, log: o.Logger}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -209,6 +210,11 @@ func TestCancelStopsUnboundedJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
+	for _, m := range r.Metrics() {
+		if m.Watermark != math.MinInt64 {
+			t.Fatalf("watermark %d before any, want MinInt64", m.Watermark)
+		}
+	}
 	for {
 		var in uint64
 		for _, m := range r.Metrics() {
