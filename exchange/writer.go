@@ -56,8 +56,8 @@ func (c *WriterConfig) validate() error {
 		return fmt.Errorf("exchange: writer needs Send and Pressure")
 	case c.Partitioning == Forward && len(c.TargetChannel) != 1:
 		return fmt.Errorf("exchange: a forward edge has one channel, not %d", len(c.TargetChannel))
-	case c.Partitioning == Hash && c.MaxParallelism > 1<<16:
-		return fmt.Errorf("exchange: max parallelism %d above %d", c.MaxParallelism, 1<<16)
+	case c.Partitioning == Hash && c.MaxParallelism >= noGroup:
+		return fmt.Errorf("exchange: max parallelism %d must be below %d", c.MaxParallelism, noGroup)
 	case c.Partitioning == Hash && (c.MaxParallelism < len(c.TargetChannel)):
 		return fmt.Errorf("exchange: hash edge to %d channels needs max parallelism ≥ that, got %d",
 			len(c.TargetChannel), c.MaxParallelism)
@@ -216,25 +216,13 @@ func (w *writer[T]) CollectBatch(records []T) {
 	}
 }
 
-func (w *writer[T]) add(ch int, v T) {
-	c := &w.channels[ch]
-	b := c.buf
-	if b == nil {
-		b = w.batch(c)
-		c.buf = b
-		w.buffered++
-	}
-	b.Records = append(b.Records, v)
-	if w.cfg.Timestamp != nil {
-		b.Timestamps = append(b.Timestamps, *w.cfg.Timestamp)
-	}
-	w.records++
-	if len(b.Records) >= w.batchSize {
-		w.flush(c)
-	}
-}
+func (w *writer[T]) add(ch int, v T) { w.addInGroup(ch, v, noGroup) }
 
-// addInGroup is add for hash edges, which also carry the key group.
+// noGroup marks records of edges that do not carry key groups.
+const noGroup = 1<<16 - 1
+
+// addInGroup appends a record, with its key group on hash edges, to its
+// channel's batch and sends the batch when full.
 func (w *writer[T]) addInGroup(ch int, v T, group uint16) {
 	c := &w.channels[ch]
 	b := c.buf
@@ -244,7 +232,9 @@ func (w *writer[T]) addInGroup(ch int, v T, group uint16) {
 		w.buffered++
 	}
 	b.Records = append(b.Records, v)
-	b.KeyGroups = append(b.KeyGroups, group)
+	if group != noGroup {
+		b.KeyGroups = append(b.KeyGroups, group)
+	}
 	if w.cfg.Timestamp != nil {
 		b.Timestamps = append(b.Timestamps, *w.cfg.Timestamp)
 	}
