@@ -9,6 +9,21 @@ type Collector[T any] interface {
 	Collect(record T)
 }
 
+// SplitOutput is the collector a reader gets when the job generates
+// watermarks at the source (topology.FromSourceWithWatermarks). A reader of
+// several splits (files, partitions) emits each split's records through
+// that split's collector, so that every split gets a watermark of its own
+// and the source's watermark is the minimum over its unfinished splits; it
+// calls FinishSplit when a split is done, so that the split stops holding
+// the watermark back. Readers that ignore it have a single implicit split.
+type SplitOutput[T any] interface {
+	Collector[T]
+	// ForSplit returns the collector of the split named split.
+	ForSplit(split string) Collector[T]
+	// FinishSplit says that split has no more records.
+	FinishSplit(split string)
+}
+
 // CollectorFunc adapts a function to a Collector.
 type CollectorFunc[T any] func(T)
 

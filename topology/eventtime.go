@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/floestream/floe/connectors"
 	"github.com/floestream/floe/timers"
 )
 
@@ -201,4 +202,153 @@ func timerFire[K comparable, U any](fn any, ctx *KeyedContext[K], out Collector[
 	return func(int64) error {
 		return fmt.Errorf("a timer fired but the function has no OnTimer(ctx, timestamp, out) method")
 	}
+}
+
+// FromSourceWithWatermarks starts a stream from a source that assigns
+// event timestamps and generates watermarks itself, per split, as Flink's
+// fromSource(source, watermarkStrategy, name): a reader that reads several
+// splits (see connectors.SplitOutput) gets a watermark per split, and the
+// source's watermark is the minimum over its unfinished, non-idle splits.
+func FromSourceWithWatermarks[T any](j *Job, name string, src connectors.Source[T], strategy timers.WatermarkStrategy[T]) Stream[T] {
+	s := FromSource(j, name, src)
+	if err := strategy.Validate(); err != nil {
+		j.fail("watermarks of source %q: %v", name, err)
+	}
+	n := s.node
+	n.Timestamped = true
+	open := n.open
+	n.open = func(env *Env, out any) (Instance, error) {
+		inst, err := open(env, out)
+		if err != nil {
+			return nil, err
+		}
+		src := inst.(*sourceOp[T])
+		w := &watermarkedSource[T]{sourceOp: src, env: env, nodeID: n.ID, strategy: strategy, out: out.(Collector[T]),
+			splits: map[string]*splitWatermark[T]{}, watermark: timers.MinWatermark}
+		return w, nil
+	}
+	return s
+}
+
+// watermarkedSource is a source that stamps its records and tracks a
+// watermark generator per split.
+type watermarkedSource[T any] struct {
+	*sourceOp[T]
+	env       *Env
+	nodeID    int
+	strategy  timers.WatermarkStrategy[T]
+	out       Collector[T]
+	splits    map[string]*splitWatermark[T]
+	watermark int64 // the last emitted
+	idle      bool
+	scheduled bool
+}
+
+// splitWatermark is the collector and generator of one split.
+type splitWatermark[T any] struct {
+	src      *watermarkedSource[T]
+	gen      *timers.Generator
+	finished bool
+}
+
+func (s *splitWatermark[T]) Collect(v T) {
+	w := s.src
+	p := w.enterSource()
+	ts := w.strategy.Timestamp(v)
+	*w.env.Current = p
+	var now int64
+	if w.strategy.Idleness() > 0 {
+		now = w.env.ProcessingTime()
+	}
+	s.gen.OnRecord(ts, now)
+	w.sourceOp.emitted++
+	*w.env.Timestamp = ts
+	w.out.Collect(v)
+	if w.idle {
+		w.idle = false
+		w.env.EmitIdle(false)
+	}
+	if w.strategy.Interval() == 0 {
+		w.advance()
+	}
+}
+
+// enterSource marks the source's own code as running (for attribution of a
+// panicking timestamp assigner) and returns what ran before.
+func (w *watermarkedSource[T]) enterSource() int {
+	prev := *w.env.Current
+	*w.env.Current = w.nodeID
+	return prev
+}
+
+func (w *watermarkedSource[T]) split(name string) *splitWatermark[T] {
+	s := w.splits[name]
+	if s == nil {
+		s = &splitWatermark[T]{src: w, gen: w.strategy.Generator()}
+		w.splits[name] = s
+	}
+	return s
+}
+
+// Collect takes records of readers that do not name splits: one split.
+func (w *watermarkedSource[T]) Collect(v T) { w.split("").Collect(v) }
+
+// ForSplit returns the collector of a split.
+func (w *watermarkedSource[T]) ForSplit(name string) Collector[T] { return w.split(name) }
+
+// FinishSplit stops the split from holding the watermark back.
+func (w *watermarkedSource[T]) FinishSplit(name string) {
+	if s := w.splits[name]; s != nil {
+		s.finished = true
+		delete(w.splits, name)
+	}
+}
+
+func (w *watermarkedSource[T]) Poll(max int) (connectors.Status, error) {
+	if !w.scheduled && (w.strategy.Interval() > 0 || w.strategy.Idleness() > 0) {
+		w.scheduled = true
+		w.env.RequestProcessingTime(w.env.ProcessingTime() + w.period())
+	}
+	return w.reader.Poll(w, max)
+}
+
+func (w *watermarkedSource[T]) Emitted() uint64 { return w.sourceOp.emitted }
+
+func (w *watermarkedSource[T]) period() int64 {
+	if d := w.strategy.Interval().Milliseconds(); d > 0 {
+		return d
+	}
+	return max(w.strategy.Idleness().Milliseconds()/2, 1)
+}
+
+// advance emits the minimum watermark over active splits when it moved.
+func (w *watermarkedSource[T]) advance() {
+	wm, any := int64(math.MaxInt64), false
+	for _, s := range w.splits {
+		if !s.gen.Idle() {
+			wm, any = min(wm, s.gen.Current()), true
+		}
+	}
+	if any && wm > w.watermark {
+		w.watermark = wm
+		w.env.EmitWatermark(wm)
+	}
+}
+
+// OnProcessingTime runs the periodic emission and idleness detection.
+func (w *watermarkedSource[T]) OnProcessingTime(now int64) error {
+	allIdle := len(w.splits) > 0
+	for _, s := range w.splits {
+		s.gen.OnPeriodic(now)
+		if !s.gen.Idle() {
+			allIdle = false
+		}
+	}
+	if allIdle && !w.idle {
+		w.idle = true
+		w.env.EmitIdle(true)
+	}
+	w.advance()
+	w.env.RequestProcessingTime(now + w.period())
+	return nil
 }

@@ -122,6 +122,9 @@ type split struct {
 	start, end int64
 }
 
+// String names the split: its file and byte range.
+func (s split) String() string { return fmt.Sprintf("%s[%d,%d)", s.path, s.start, s.end) }
+
 // plan returns the splits of subtask info.Index, in the order it reads them.
 // It depends only on the paths, their sizes, minSplit and info, so every
 // subtask computes the same cut and the same assignment.
@@ -160,9 +163,12 @@ type lineReader struct {
 	br     *bufio.Reader
 	pos    int64
 	long   []byte // assembles lines longer than br's buffer
+	// splitOut is the output that tracks splits, once a line went to it.
+	splitOut connectors.SplitOutput[string]
 }
 
 func (r *lineReader) Poll(out connectors.Collector[string], max int) (connectors.Status, error) {
+	so, _ := out.(connectors.SplitOutput[string])
 	for n := 0; n < max; {
 		if r.cur == len(r.splits) {
 			return connectors.EndOfInput, nil
@@ -188,7 +194,7 @@ func (r *lineReader) Poll(out connectors.Collector[string], max int) (connectors
 			}
 			continue
 		}
-		out.Collect(string(line))
+		r.emit(out, so, string(line))
 		n++
 	}
 	// Report the end together with the last lines when the last split is done.
@@ -273,7 +279,21 @@ func (r *lineReader) readLine() (line []byte, ok bool, err error) {
 }
 
 // next closes the current split's file and moves on to the next split.
+// emit hands a line to out, through its split's collector when out tracks
+// splits (for per-split watermarks).
+func (r *lineReader) emit(out connectors.Collector[string], so connectors.SplitOutput[string], line string) {
+	if so == nil {
+		out.Collect(line)
+		return
+	}
+	so.ForSplit(r.splits[r.cur].String()).Collect(line)
+	r.splitOut = so
+}
+
 func (r *lineReader) next() error {
+	if r.splitOut != nil {
+		r.splitOut.FinishSplit(r.splits[r.cur].String())
+	}
 	err := r.f.Close()
 	r.f = nil
 	r.cur++

@@ -398,3 +398,60 @@ func BenchmarkLineSource(b *testing.B) {
 		})
 	}
 }
+
+// splitRecorder is a connectors.SplitOutput that remembers which split
+// each line came through and which splits finished.
+type splitRecorder struct {
+	lines    map[string][]string
+	finished []string
+}
+
+func (r *splitRecorder) Collect(line string) { r.lines[""] = append(r.lines[""], line) }
+func (r *splitRecorder) ForSplit(split string) connectors.Collector[string] {
+	return connectors.CollectorFunc[string](func(line string) { r.lines[split] = append(r.lines[split], line) })
+}
+func (r *splitRecorder) FinishSplit(split string) { r.finished = append(r.finished, split) }
+
+func TestLineSourceNamesSplitsForPerSplitWatermarks(t *testing.T) {
+	dir := t.TempDir()
+	var want, paths []string
+	for f := range 3 { // one split per file at parallelism 1
+		var b strings.Builder
+		for i := range 100 {
+			line := fmt.Sprintf("file %d line %03d", f, i)
+			want = append(want, line)
+			b.WriteString(line + "\n")
+		}
+		path := filepath.Join(dir, fmt.Sprintf("in%d.txt", f))
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	src := Lines(paths...)
+	r, err := src.Reader(connectors.SubtaskInfo{Index: 0, Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out := &splitRecorder{lines: map[string][]string{}}
+	for {
+		st, err := r.Poll(out, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == connectors.EndOfInput {
+			break
+		}
+	}
+	if len(out.lines[""]) != 0 {
+		t.Fatalf("%d lines came without a split", len(out.lines[""]))
+	}
+	var got []string
+	for _, split := range out.finished {
+		got = append(got, out.lines[split]...)
+	}
+	if len(out.finished) != 3 || !slices.Equal(got, want) {
+		t.Fatalf("%d splits finished, lines in split order equal the file: %v", len(out.finished), slices.Equal(got, want))
+	}
+}
