@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -172,5 +173,35 @@ func TestRunWindowCountAndFraudDetect(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(alerts); string(got) != "{\"account\":\"a1\",\"ts\":2000,\"amount\":750.25}\n" {
 		t.Fatalf("alerts %q", got)
+	}
+}
+
+func TestNexmarkGenerateIsDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	var files [2][]byte
+	for i := range files {
+		out := filepath.Join(dir, fmt.Sprintf("events%d.jsonl", i))
+		if code, _, errs := floe(t, "nexmark", "generate", "--events", "500", "--seed", "7", "--output", out); code != exitOK {
+			t.Fatalf("generate = %d: %s", code, errs)
+		}
+		files[i], _ = os.ReadFile(out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(files[0])), "\n")
+	if len(lines) != 500 || !bytes.Equal(files[0], files[1]) {
+		t.Fatalf("%d lines, identical %v", len(lines), bytes.Equal(files[0], files[1]))
+	}
+	kinds := map[string]int{}
+	for _, l := range lines {
+		for _, k := range []string{"person", "auction", "bid"} {
+			if strings.HasPrefix(l, `{"type":"`+k+`"`) {
+				kinds[k]++
+			}
+		}
+	}
+	if kinds["person"] != 10 || kinds["auction"] != 30 || kinds["bid"] != 460 {
+		t.Fatalf("event mix %v, want 10 : 30 : 460", kinds)
+	}
+	if code, _, errs := floe(t, "nexmark", "generate", "--output", "x"); code != exitUsage || !strings.Contains(errs, "--events") {
+		t.Fatalf("missing --events: %d %s", code, errs)
 	}
 }

@@ -47,7 +47,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(jobsCommand(), infoCommand(), runCommand())
+	root.AddCommand(jobsCommand(), infoCommand(), runCommand(), nexmarkCommand())
 	return root
 }
 
