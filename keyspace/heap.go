@@ -1,249 +1,17 @@
 package keyspace
 
 import (
-	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"reflect"
-	"strings"
 	"unsafe"
 )
 
-// KeyedStore is the heap backend for the keyed state of one keyed operator
-// instance (one parallel subtask): Go maps, one per state and key group,
-// holding entries only for the key groups in the store's range. Keeping each
-// key group in its own map is what lets a snapshot or a rescale take or
-// restore whole key-group ranges without touching individual keys.
-//
-// The runtime calls SetCurrentKey before every call into user code, and the
-// state handles (NewValueState and friends) read and write the entries of
-// that key. A KeyedStore, and every handle on it, belongs to one subtask and
-// must only be used from the goroutine that subtask runs on; nothing in it is
-// safe for concurrent use.
-type KeyedStore[K comparable] struct {
-	maxParallelism int
-	rng            KeyGroupRange
-
-	// The current key, its key group, and that group's index in every
-	// table's groups slice (keyGroup - rng.Start). Handles read key and
-	// offset on every call; caching the offset keeps each access to one
-	// slice index and one map operation.
-	key    K
-	group  int
-	offset int
-
-	states map[string]stateTable[K]
-}
-
-// NewHeapKeyedStore returns an empty heap store for the key groups in rng,
-// out of maxParallelism key groups in all. rng is normally
-// RangeForSubtask(maxParallelism, parallelism, index). Until SetCurrentKey is
-// called the current key is the zero K in key group rng.Start.
-//
-// maxParallelism must lie in [1, UpperBoundMaxParallelism] and rng must be a
-// non-empty range within [0, maxParallelism); anything else is a bug in the
-// caller and panics.
-func NewHeapKeyedStore[K comparable](maxParallelism int, rng KeyGroupRange) *KeyedStore[K] {
-	if maxParallelism < 1 || maxParallelism > UpperBoundMaxParallelism {
-		panic(fmt.Sprintf("keyspace: max parallelism %d out of range [1, %d]", maxParallelism, UpperBoundMaxParallelism))
-	}
-	if rng.Start < 0 || rng.End > maxParallelism || rng.Len() == 0 {
-		panic(fmt.Sprintf("keyspace: key group range %s is empty or outside [0, %d)", rng, maxParallelism))
-	}
-	return &KeyedStore[K]{
-		maxParallelism: maxParallelism,
-		rng:            rng,
-		group:          rng.Start,
-		states:         make(map[string]stateTable[K]),
-	}
-}
-
-// SetCurrentKey makes key, whose key group is keyGroup, the key that every
-// handle on the store reads and writes until the next call. The caller
-// computes keyGroup once per record (KeyHasher, KeyGroupForHash); the store
-// trusts it, and a wrong key group silently files the key's state under
-// another group.
-//
-// keyGroup must lie in the store's KeyGroupRange. A key group outside it
-// means a record reached the wrong subtask, or its key group was computed
-// with another max parallelism: an internal bug, so SetCurrentKey panics.
-func (s *KeyedStore[K]) SetCurrentKey(key K, keyGroup int) {
-	off := keyGroup - s.rng.Start
-	if uint(off) >= uint(s.rng.End-s.rng.Start) {
-		s.panicOutOfRange(keyGroup)
-	}
-	s.key, s.group, s.offset = key, keyGroup, off
-}
-
-// panicOutOfRange is kept out of SetCurrentKey so that the latter stays
-// small enough to inline.
-//
-//go:noinline
-func (s *KeyedStore[K]) panicOutOfRange(keyGroup int) {
-	panic(fmt.Sprintf("keyspace: SetCurrentKey: key group %d is outside this store's key groups %s (max parallelism %d): "+
-		"the record was routed to the wrong subtask or its key group was computed with another max parallelism",
-		keyGroup, s.rng, s.maxParallelism))
-}
-
-// CurrentKey returns the key set by the last SetCurrentKey.
-func (s *KeyedStore[K]) CurrentKey() K { return s.key }
-
-// CurrentKeyGroup returns the key group set by the last SetCurrentKey.
-func (s *KeyedStore[K]) CurrentKeyGroup() int { return s.group }
-
-// KeyGroupRange returns the key groups the store holds state for.
-func (s *KeyedStore[K]) KeyGroupRange() KeyGroupRange { return s.rng }
-
-// MaxParallelism returns the total number of key groups of the operator.
-func (s *KeyedStore[K]) MaxParallelism() int { return s.maxParallelism }
-
-// Stats summarises the store's state. Counting entries costs a few map-length
-// reads per state and key group; the byte estimate walks every entry of the
-// states whose keys or values have a variable size (strings, lists, maps), so
-// call it for periodic metrics, not per record.
-func (s *KeyedStore[K]) Stats() Stats {
-	st := Stats{States: len(s.states)}
-	for _, t := range s.states {
-		n, b := t.stats()
-		st.Keys += n
-		st.ApproxBytes += b
-	}
-	return st
-}
-
-// Keys returns the keys that have an entry in the named state, in ascending
-// key-group order (keys within one key group come in no particular order).
-// An unknown name yields nothing. The sequence reads the store as it is when
-// ranged over; as with a Go map, clearing a yielded key's state during the
-// range is allowed, while entries added during it may or may not be yielded.
-func (s *KeyedStore[K]) Keys(state string) iter.Seq[K] {
-	return func(yield func(K) bool) {
-		if t, ok := s.states[state]; ok {
-			t.keys(yield)
-		}
-	}
-}
-
-// NewValueState returns a handle on the value state called name, registering
-// it on first use. Asking again for the same name with the same V returns a
-// handle on the same data. It fails if name is empty or already names a state
-// of another kind or type.
-func NewValueState[K comparable, V any](s *KeyedStore[K], name string) (ValueState[V], error) {
-	t, err := register[K, V](s, name, stateDesc{kind: "value", types: typesOf[V]()}, scalarSize[K, V]())
-	if err != nil {
-		return nil, err
-	}
-	return &heapValueState[K, V]{store: s, groups: t.groups}, nil
-}
-
-// NewListState returns a handle on the list state called name, registering it
-// on first use. Asking again for the same name with the same V returns a
-// handle on the same data. It fails if name is empty or already names a state
-// of another kind or type.
-func NewListState[K comparable, V any](s *KeyedStore[K], name string) (ListState[V], error) {
-	t, err := register[K, []V](s, name, stateDesc{kind: "list", types: typesOf[V]()}, listSize[K, V]())
-	if err != nil {
-		return nil, err
-	}
-	return &heapListState[K, V]{store: s, groups: t.groups}, nil
-}
-
-// NewMapState returns a handle on the map state called name, registering it
-// on first use. Asking again for the same name with the same UK and UV
-// returns a handle on the same data. It fails if name is empty or already
-// names a state of another kind or type.
-func NewMapState[K comparable, UK comparable, UV any](s *KeyedStore[K], name string) (MapState[UK, UV], error) {
-	desc := stateDesc{kind: "map", types: append(typesOf[UK](), typesOf[UV]()...)}
-	t, err := register[K, map[UK]UV](s, name, desc, mapSize[K, UK, UV]())
-	if err != nil {
-		return nil, err
-	}
-	return &heapMapState[K, UK, UV]{store: s, groups: t.groups}, nil
-}
-
-// NewReducingState returns a handle on the reducing state called name,
-// registering it on first use; reduce combines the stored value with each
-// added one and must be deterministic. Asking again for the same name with
-// the same V returns a handle on the same data, which reduces with the
-// function passed to the call that created it. It fails if name is empty,
-// reduce is nil, or name already names a state of another kind or type.
-func NewReducingState[K comparable, V any](s *KeyedStore[K], name string, reduce func(a, b V) V) (ReducingState[V], error) {
-	if reduce == nil {
-		return nil, fmt.Errorf("reducing state %q: the reduce function is nil", name)
-	}
-	t, err := register[K, V](s, name, stateDesc{kind: "reducing", types: typesOf[V]()}, scalarSize[K, V]())
-	if err != nil {
-		return nil, err
-	}
-	return &heapReducingState[K, V]{store: s, groups: t.groups, reduce: reduce}, nil
-}
-
-// NewAggregatingState returns a handle on the aggregating state called name,
-// registering it on first use; fn creates, folds into and reads the per-key
-// accumulators. Asking again for the same name with the same IN, ACC and OUT
-// returns a handle on the same data, which aggregates with the fn passed to
-// the call that created it. It fails if name is empty, fn is nil, or name
-// already names a state of another kind or type.
-func NewAggregatingState[K comparable, IN, ACC, OUT any](s *KeyedStore[K], name string, fn AggregateFunction[IN, ACC, OUT]) (AggregatingState[IN, OUT], error) {
-	if fn == nil {
-		return nil, fmt.Errorf("aggregating state %q: the aggregate function is nil", name)
-	}
-	desc := stateDesc{kind: "aggregating", types: append(append(typesOf[IN](), typesOf[ACC]()...), typesOf[OUT]()...)}
-	t, err := register[K, ACC](s, name, desc, scalarSize[K, ACC]())
-	if err != nil {
-		return nil, err
-	}
-	return &heapAggregatingState[K, IN, ACC, OUT]{store: s, groups: t.groups, fn: fn}, nil
-}
-
-// stateDesc identifies a state's kind and type parameters. Registering a name
-// again must present an equal descriptor; that is also what guarantees the
-// type assertion in register.
-type stateDesc struct {
-	kind  string         // value, list, map, reducing, aggregating
-	types []reflect.Type // the handle's type parameters, in declaration order
-}
-
-func (d stateDesc) equal(o stateDesc) bool {
-	if d.kind != o.kind || len(d.types) != len(o.types) {
-		return false
-	}
-	for i := range d.types {
-		if d.types[i] != o.types[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// String names the descriptor for error messages, e.g. "value state of int64"
-// or "map state of string to int64".
-func (d stateDesc) String() string {
-	names := make([]string, len(d.types))
-	for i, t := range d.types {
-		names[i] = t.String()
-	}
-	switch d.kind {
-	case "map":
-		return fmt.Sprintf("map state of %s to %s", names[0], names[1])
-	case "aggregating":
-		return fmt.Sprintf("aggregating state of %s (accumulator %s, result %s)", names[0], names[1], names[2])
-	}
-	return fmt.Sprintf("%s state of %s", d.kind, strings.Join(names, ", "))
-}
-
-func typesOf[T any]() []reflect.Type { return []reflect.Type{reflect.TypeFor[T]()} }
-
-// stateTable is what the store needs from a registered state whatever its
-// kind and value type.
-type stateTable[K comparable] interface {
-	desc() stateDesc
-	// stats returns the number of entries and their approximate size.
-	stats() (entries int, approxBytes int64)
-	// keys yields the keys with an entry, in key-group order, until yield
-	// returns false.
-	keys(yield func(K) bool)
-}
+// The heap backend: every state is a table of Go maps, one per key group of
+// the store's range. Keeping each key group in its own map is what lets a
+// snapshot or a rescale take or restore whole key-group ranges without
+// touching individual keys.
 
 // table stores one state: an entry of type V per key, in one map per key
 // group of the store's range. Every kind of state is a table; lists store
@@ -255,6 +23,8 @@ type table[K comparable, V any] struct {
 	// header; a group's map is created with its first entry.
 	groups []map[K]V
 	size   entrySize[K, V]
+	codec  heapCodec[K, V] // snapshot entries of one stored V
+	kc     *keyCodec[K]
 }
 
 // entrySize estimates the bytes an entry holds: fixed for every entry, plus
@@ -265,21 +35,29 @@ type entrySize[K comparable, V any] struct {
 	variable func(k K, v V) int64
 }
 
-// register returns the table called name, creating it on first use. An
-// existing table must have an equal descriptor.
-func register[K comparable, V any](s *KeyedStore[K], name string, d stateDesc, size entrySize[K, V]) (*table[K, V], error) {
-	if name == "" {
-		return nil, errors.New("a keyed state needs a non-empty name")
+// register returns the heap table called name, creating it on first use; an
+// existing table must have an equal descriptor. A new table adopts the
+// entries of a restored state of the same name, and a new TTL table gets the
+// cleaner that newCleaner (nil without TTL) makes for it.
+func register[K comparable, V any](s *KeyedStore[K], name string, d stateDesc, size entrySize[K, V], codec heapCodec[K, V], newCleaner func(*table[K, V]) ttlCleaner) (*table[K, V], error) {
+	existing, err := s.admit(name, d)
+	if err != nil {
+		return nil, err
 	}
-	if existing, ok := s.states[name]; ok {
-		if !existing.desc().equal(d) {
-			return nil, fmt.Errorf("state %q is already registered as %s and cannot also be %s; give one of them another name",
-				name, existing.desc(), d)
-		}
+	if existing != nil {
 		return existing.(*table[K, V]), nil
 	}
-	t := &table[K, V]{d: d, groups: make([]map[K]V, s.rng.Len()), size: size}
+	t := &table[K, V]{d: d, groups: make([]map[K]V, s.rng.Len()), size: size, codec: codec, kc: s.kc}
+	if r := s.restored[name]; r != nil {
+		if err := t.adopt(r); err != nil {
+			return nil, fmt.Errorf("state %q: restored entries: %w", name, err)
+		}
+		delete(s.restored, name)
+	}
 	s.states[name] = t
+	if newCleaner != nil {
+		s.cleaners = append(s.cleaners, newCleaner(t))
+	}
 	return t, nil
 }
 
@@ -554,4 +332,285 @@ func (h *heapAggregatingState[K, IN, ACC, OUT]) Add(in IN) {
 
 func (h *heapAggregatingState[K, IN, ACC, OUT]) Clear() {
 	delete(h.groups[h.store.offset], h.store.key)
+}
+
+// heapCodec turns one stored value of a heap table into snapshot entries and
+// back; there is one implementation per shape of state.
+type heapCodec[K comparable, V any] interface {
+	// appendEntries appends to dst the snapshot entries, for state number
+	// idx, of the key encoded as kenc holding v. scratch is a reusable
+	// buffer; the grown one is returned with dst.
+	appendEntries(dst, scratch []byte, idx int, kenc []byte, v V) (out, scratchOut []byte)
+	// restore folds one restored entry of key k into the key group's map m.
+	restore(m map[K]V, k K, ukey, val []byte) error
+	// copyable reports whether a shallow copy of a stored V is an immutable
+	// picture of it, which lets a snapshot copy maps instead of encoding
+	// them (see table.capture).
+	copyable() bool
+}
+
+// scalarHeapCodec serves value, reducing and aggregating states: one entry
+// per key, no user key.
+type scalarHeapCodec[K comparable, V any] struct{ c Codec[V] }
+
+func (h scalarHeapCodec[K, V]) appendEntries(dst, scratch []byte, idx int, kenc []byte, v V) ([]byte, []byte) {
+	scratch = h.c.Append(scratch[:0], v)
+	return appendEntry(dst, idx, kenc, nil, scratch), scratch
+}
+
+func (h scalarHeapCodec[K, V]) restore(m map[K]V, k K, _, val []byte) error {
+	v, err := h.c.Decode(val)
+	if err != nil {
+		return err
+	}
+	m[k] = v
+	return nil
+}
+
+func (scalarHeapCodec[K, V]) copyable() bool { return referenceFree(reflect.TypeFor[V]()) }
+
+// listHeapCodec serves list states: one entry per key whose value is the
+// list's elements, each framed by its length (listCodec), the same bytes a
+// Pebble list holds.
+type listHeapCodec[K comparable, E any] struct{ c Codec[E] }
+
+func (h listHeapCodec[K, E]) appendEntries(dst, scratch []byte, idx int, kenc []byte, l []E) ([]byte, []byte) {
+	scratch = scratch[:0]
+	for _, e := range l {
+		scratch = appendListElem(scratch, h.c, e)
+	}
+	return appendEntry(dst, idx, kenc, nil, scratch), scratch
+}
+
+func (h listHeapCodec[K, E]) restore(m map[K][]E, k K, _, val []byte) error {
+	l, err := decodeList(val, h.c, m[k])
+	if err != nil {
+		return err
+	}
+	if len(l) > 0 {
+		m[k] = l
+	}
+	return nil
+}
+
+// copyable holds for lists of reference-free elements because the heap list
+// never changes an element in place: Add appends past the length a copied
+// slice header sees, and Update installs a new array.
+func (listHeapCodec[K, E]) copyable() bool { return referenceFree(reflect.TypeFor[E]()) }
+
+// mapHeapCodec serves map states: one entry per user key.
+type mapHeapCodec[K comparable, UK comparable, UV any] struct {
+	uk Codec[UK]
+	uv Codec[UV]
+}
+
+func (h mapHeapCodec[K, UK, UV]) appendEntries(dst, scratch []byte, idx int, kenc []byte, m map[UK]UV) ([]byte, []byte) {
+	for uk, uv := range m {
+		scratch = h.uk.Append(scratch[:0], uk)
+		n := len(scratch)
+		scratch = h.uv.Append(scratch, uv)
+		dst = appendEntry(dst, idx, kenc, scratch[:n], scratch[n:])
+	}
+	return dst, scratch
+}
+
+func (h mapHeapCodec[K, UK, UV]) restore(m map[K]map[UK]UV, k K, ukey, val []byte) error {
+	uk, err := h.uk.Decode(ukey)
+	if err != nil {
+		return err
+	}
+	uv, err := h.uv.Decode(val)
+	if err != nil {
+		return err
+	}
+	inner := m[k]
+	if inner == nil {
+		inner = make(map[UK]UV)
+		m[k] = inner
+	}
+	inner[uk] = uv
+	return nil
+}
+
+// copyable is false: a map state's inner maps change in place.
+func (mapHeapCodec[K, UK, UV]) copyable() bool { return false }
+
+// referenceFree reports whether values of t hold nothing that can change
+// behind a copy: booleans, numbers, strings (immutable), and arrays and
+// structs of those.
+func referenceFree(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.String:
+		return true
+	case reflect.Array:
+		return referenceFree(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !referenceFree(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// groupWriter appends the snapshot entries of one key group (by offset in
+// the store's range) of one captured state.
+type groupWriter interface {
+	appendGroup(dst []byte, off int) []byte
+}
+
+// capture takes the synchronous part of a heap snapshot of t as state
+// number idx. When keys and stored values are reference-free (the common
+// case of counters, sums, strings and lists of them) it copies the group
+// maps, which is several times cheaper than encoding and leaves the encoding
+// to the asynchronous WriteTo; otherwise it encodes now, because values
+// reachable through pointers, slices or maps may change in place after the
+// capture, and a deep copy would cost about as much as encoding.
+func (t *table[K, V]) capture(idx int) groupWriter {
+	if t.codec.copyable() {
+		groups := make([]map[K]V, len(t.groups))
+		for i, m := range t.groups {
+			if len(m) > 0 {
+				groups[i] = maps.Clone(m)
+			}
+		}
+		return &copiedGroups[K, V]{t: t, idx: idx, groups: groups}
+	}
+	enc := make(encodedGroups, len(t.groups))
+	var scratch, kbuf []byte
+	for i, m := range t.groups {
+		enc[i], scratch, kbuf = t.encodeGroup(nil, scratch, kbuf, idx, m)
+	}
+	return enc
+}
+
+// encodeGroup appends the snapshot entries of the group map m.
+func (t *table[K, V]) encodeGroup(dst, scratch, kbuf []byte, idx int, m map[K]V) (out, scratchOut, kbufOut []byte) {
+	for k, v := range m {
+		kbuf = t.kc.Append(kbuf[:0], k)
+		dst, scratch = t.codec.appendEntries(dst, scratch, idx, kbuf, v)
+	}
+	return dst, scratch, kbuf
+}
+
+// copiedGroups is a capture by copy: encoded when written.
+type copiedGroups[K comparable, V any] struct {
+	t      *table[K, V]
+	idx    int
+	groups []map[K]V
+}
+
+func (c *copiedGroups[K, V]) appendGroup(dst []byte, off int) []byte {
+	dst, _, _ = c.t.encodeGroup(dst, nil, nil, c.idx, c.groups[off])
+	return dst
+}
+
+// encodedGroups is a capture by encoding: the entries of each group.
+type encodedGroups [][]byte
+
+func (e encodedGroups) appendGroup(dst []byte, off int) []byte { return append(dst, e[off]...) }
+
+// adopt decodes the entries of a restored state into t.
+func (t *table[K, V]) adopt(r *restoredState) error {
+	for off, entries := range r.groups {
+		if len(entries) == 0 {
+			continue
+		}
+		m := t.groups[off]
+		if m == nil {
+			m = make(map[K]V, len(entries))
+			t.groups[off] = m
+		}
+		for _, e := range entries {
+			k, err := t.kc.Decode(e.key)
+			if err != nil {
+				return err
+			}
+			if err := t.codec.restore(m, k, e.ukey, e.val); err != nil {
+				return fmt.Errorf("key %v: %w", k, err)
+			}
+		}
+		if len(m) == 0 {
+			t.groups[off] = nil
+		}
+	}
+	return nil
+}
+
+// The heap TTL cleaners remove expired entries of one key group's map.
+
+type heapValueCleaner[K comparable, T any] struct {
+	t    *table[K, T]
+	hook *ttlHook[T]
+}
+
+func (c *heapValueCleaner[K, T]) cleanGroup(off int, now int64) (examined, removed int) {
+	m := c.t.groups[off]
+	for k, v := range m {
+		examined++
+		if c.hook.p.expired(c.hook.ts(v), now) {
+			delete(m, k)
+			removed++
+		}
+	}
+	return examined, removed
+}
+
+type heapListCleaner[K comparable, E any] struct {
+	t    *table[K, []E]
+	hook *ttlHook[E]
+}
+
+func (c *heapListCleaner[K, E]) cleanGroup(off int, now int64) (examined, removed int) {
+	m := c.t.groups[off]
+	for k, l := range m {
+		examined += len(l)
+		var kept []E
+		n := 0
+		for i, e := range l {
+			if c.hook.p.expired(c.hook.ts(e), now) {
+				if n == 0 {
+					kept = append(make([]E, 0, len(l)), l[:i]...)
+				}
+				n++
+			} else if n > 0 {
+				kept = append(kept, e)
+			}
+		}
+		switch {
+		case n == 0:
+		case len(kept) == 0:
+			delete(m, k)
+		default:
+			m[k] = kept // a new array: snapshots may share the old one
+		}
+		removed += n
+	}
+	return examined, removed
+}
+
+type heapMapCleaner[K comparable, UK comparable, T any] struct {
+	t    *table[K, map[UK]T]
+	hook *ttlHook[T]
+}
+
+func (c *heapMapCleaner[K, UK, T]) cleanGroup(off int, now int64) (examined, removed int) {
+	m := c.t.groups[off]
+	for k, inner := range m {
+		for uk, v := range inner {
+			examined++
+			if c.hook.p.expired(c.hook.ts(v), now) {
+				delete(inner, uk)
+				removed++
+			}
+		}
+		if len(inner) == 0 {
+			delete(m, k)
+		}
+	}
+	return examined, removed
 }

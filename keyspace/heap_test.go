@@ -2,8 +2,13 @@ package keyspace_test
 
 import (
 	"fmt"
+	"io/fs"
 	"maps"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -661,10 +666,16 @@ func TestValueStateHotPathDoesNotAllocate(t *testing.T) {
 }
 
 // BenchmarkCounterRMW compares a read-modify-write of a per-key counter over
-// 1M distinct string keys on the heap store with the same work on a plain Go
-// map. Both start populated (one pass before timing) and visit the keys in
-// the same shuffled order; the store's key groups are computed beforehand, as
-// the runtime computes them once per record when routing.
+// 1M distinct string keys on a plain Go map, the heap store and the Pebble
+// store, in one run. All start populated (one pass before timing) and visit
+// the keys in the same shuffled order; the store's key groups are computed
+// beforehand, as the runtime computes them once per record when routing.
+//
+// pebble-value-state has a read cache large enough for all 1M keys (the hot
+// working set fits); pebble-value-state-cold has none, so every read goes to
+// Pebble. The Pebble variants also report the process's memory growth
+// (Go heap in use and resident set, per million keys) and the database's
+// size on disk after its memtables are flushed.
 func BenchmarkCounterRMW(b *testing.B) {
 	const n = 1_000_000
 	hash, err := keyspace.KeyHasher[string]()
@@ -727,4 +738,94 @@ func BenchmarkCounterRMW(b *testing.B) {
 			b.Fatalf("%d keys, want %d", got, n)
 		}
 	})
+
+	b.Run("pebble-value-state", func(b *testing.B) {
+		benchPebbleRMW(b, keys, groups, keyspace.PebbleOptions{CacheBytes: 384 << 20})
+	})
+	b.Run("pebble-value-state-cold", func(b *testing.B) {
+		benchPebbleRMW(b, keys, groups, keyspace.PebbleOptions{CacheBytes: -1})
+	})
+}
+
+func benchPebbleRMW(b *testing.B, keys []string, groups []int, opts keyspace.PebbleOptions) {
+	n := len(keys)
+	dir := b.TempDir()
+	heap0, rss0 := memoryInUse()
+	db, err := keyspace.OpenPebble(dir, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	s, err := keyspace.NewPebbleKeyedStore[string](db, "bench", keyspace.DefaultMaxParallelism,
+		keyspace.KeyGroupRange{Start: 0, End: keyspace.DefaultMaxParallelism})
+	if err != nil {
+		b.Fatal(err)
+	}
+	count := must(keyspace.NewValueState[string, int64](s, "count"))
+	rmw := func(i int) {
+		s.SetCurrentKey(keys[i], groups[i])
+		v, _ := count.Value()
+		count.Update(v + 1)
+	}
+	for range 2 { // the second pass finds every key in Pebble, and the cache warm
+		for i := range n {
+			rmw(i)
+		}
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i == n {
+			i = 0
+		}
+		rmw(i)
+	}
+	b.StopTimer()
+	if got := s.Stats().Keys; got != n {
+		b.Fatalf("%d keys, want %d", got, n)
+	}
+	heap1, rss1 := memoryInUse()
+	if err := s.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := keyspace.FlushMemtables(db); err != nil {
+		b.Fatal(err)
+	}
+	perMillion := 1e6 / float64(n) / (1 << 20)
+	b.ReportMetric(float64(heap1-heap0)*perMillion, "heap-MiB/Mkeys")
+	b.ReportMetric(float64(rss1-rss0)*perMillion, "rss-MiB/Mkeys")
+	b.ReportMetric(float64(dirSize(b, dir))*perMillion, "disk-MiB/Mkeys")
+}
+
+// memoryInUse returns the Go heap in use after a collection, and the
+// process's resident set size (which also counts Pebble's manually managed
+// memtables and block cache).
+func memoryInUse() (heap, rss int64) {
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if statm, err := os.ReadFile("/proc/self/statm"); err == nil {
+		var size, resident int64
+		fmt.Sscan(string(statm), &size, &resident)
+		rss = resident * int64(os.Getpagesize())
+	}
+	return int64(ms.HeapInuse), rss
+}
+
+// dirSize returns the bytes of the files under dir.
+func dirSize(b *testing.B, dir string) int64 {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			total += info.Size()
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return total
 }

@@ -99,18 +99,25 @@ type AggregatingState[IN, OUT any] interface {
 }
 
 // Stats summarises the keyed state held by one store, for metrics and the
-// dashboard.
+// dashboard (KeyedStore.Stats).
 type Stats struct {
-	// States is the number of registered states (distinct names).
+	// States is the number of states (distinct names), registered or
+	// restored.
 	States int
 	// Keys is the number of entries summed over all states: a key with state
-	// in three states counts three times.
+	// in three states counts three times. The Pebble backend counts a map
+	// state's entries, one per user key, where the heap counts its keys.
 	Keys int
-	// ApproxBytes estimates the memory the entries hold: per entry the size
-	// of the key and of the stored value as unsafe.Sizeof reports them, plus
-	// the bytes of string keys and values, and of list elements and map
-	// entries (including their strings). It ignores the maps' own overhead
-	// and anything reached through pointers, so it is a lower bound, good
-	// for trends and comparisons rather than for accounting.
+	// ApproxBytes estimates the bytes the entries hold.
+	//
+	// Heap: per entry the size of the key and of the stored value as
+	// unsafe.Sizeof reports them, plus the bytes of string keys and values,
+	// and of list elements and map entries (including their strings). It
+	// ignores the maps' own overhead and anything reached through pointers,
+	// so it is a lower bound, good for trends and comparisons rather than
+	// for accounting.
+	//
+	// Pebble: the encoded size of the entries, Pebble key plus value, before
+	// compression and without Pebble's own overhead.
 	ApproxBytes int64
 }
