@@ -22,6 +22,8 @@ type SubtaskMetrics struct {
 	BackPressuredNanos atomic.Int64 // time output was waiting for credit
 	QueueDepth         atomic.Int64 // input arrivals waiting to be processed
 	Watermark          atomic.Int64 // the last watermark the subtask's inputs combined to
+	StateKeys          atomic.Int64 // keyed state entries, refreshed about once a second
+	StateBytes         atomic.Int64 // their approximate size in bytes
 	started            atomic.Int64 // unix nanos when the subtask started
 	ended              atomic.Int64 // unix nanos when it finished or failed, 0 while running
 }
@@ -36,6 +38,7 @@ type Snapshot struct {
 	Busy, BackPressured, Idle time.Duration
 	QueueDepth                int64
 	Watermark                 int64 // math.MinInt64 before the first
+	StateKeys, StateBytes     int64
 	Running                   bool
 }
 
@@ -50,6 +53,8 @@ func (m *SubtaskMetrics) Snapshot() Snapshot {
 		BackPressured: time.Duration(m.BackPressuredNanos.Load()),
 		QueueDepth:    m.QueueDepth.Load(),
 		Watermark:     m.Watermark.Load(),
+		StateKeys:     m.StateKeys.Load(),
+		StateBytes:    m.StateBytes.Load(),
 	}
 	start, end := m.started.Load(), m.ended.Load()
 	s.Running = start != 0 && end == 0

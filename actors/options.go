@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/floestream/floe/keyspace"
 )
 
 // Defaults of the data path (see DESIGN.md, "Batching" and "Flow control").
@@ -22,6 +24,11 @@ type Options struct {
 	BufferTimeout time.Duration
 	Logger        *slog.Logger
 	System        *actor.ActorSystem
+	// StateBackend is "heap" (the default) or "pebble"; StateDir is where a
+	// Pebble database lives ("" for a temporary directory removed at the end).
+	StateBackend string
+	StateDir     string
+	Pebble       *keyspace.PebbleDB
 }
 
 // Option changes Options.
@@ -37,6 +44,19 @@ func WithCredits(n int) Option { return func(o *Options) { o.Credits = n } }
 // WithBufferTimeout sets how long a partially filled batch may wait before it
 // is sent; 0 sends every record at once (lowest latency, highest cost).
 func WithBufferTimeout(d time.Duration) Option { return func(o *Options) { o.BufferTimeout = d } }
+
+// WithStateBackend keeps keyed state on the heap ("heap", the default) or in
+// a Pebble database in dir ("pebble"; dir "" means a temporary directory,
+// removed when the run ends).
+func WithStateBackend(backend, dir string) Option {
+	return func(o *Options) { o.StateBackend, o.StateDir = backend, dir }
+}
+
+// WithPebble keeps keyed state in an already open Pebble database, which the
+// run does not close: one database per process, shared by runs.
+func WithPebble(db *keyspace.PebbleDB) Option {
+	return func(o *Options) { o.StateBackend, o.Pebble = "pebble", db }
+}
 
 // WithLogger sets the logger for the runtime and protoactor.
 func WithLogger(l *slog.Logger) Option { return func(o *Options) { o.Logger = l } }
@@ -57,6 +77,8 @@ func newOptions(opts []Option) (*Options, error) {
 		return nil, fmt.Errorf("credits %d: must be at least 1", o.Credits)
 	case o.BufferTimeout < 0:
 		return nil, fmt.Errorf("buffer timeout %s: must not be negative", o.BufferTimeout)
+	case o.StateBackend != "" && o.StateBackend != "heap" && o.StateBackend != "pebble":
+		return nil, fmt.Errorf("state backend %q: use heap or pebble", o.StateBackend)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -2,13 +2,16 @@ package actors
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"runtime"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/floestream/floe/keyspace"
 	floepb "github.com/floestream/floe/proto"
 	"github.com/floestream/floe/topology"
 )
@@ -22,6 +25,10 @@ type Run struct {
 	metrics [][]*SubtaskMetrics
 	// dispatcher runs the subtasks' mailboxes; see workerDispatcher.
 	dispatcher *workerDispatcher
+	// ownedPebble is the state database the run opened and closes;
+	// tempState the temporary directory it made for it.
+	ownedPebble *keyspace.PebbleDB
+	tempState   string
 
 	once sync.Once
 	done chan struct{}
@@ -38,6 +45,10 @@ func Start(ctx context.Context, g *topology.JobGraph, opts ...Option) (*Run, err
 	}
 	r := &Run{graph: g, system: o.System, done: make(chan struct{}),
 		dispatcher: newWorkerDispatcher(2*runtime.GOMAXPROCS(0), 300)}
+	if err := r.openState(o); err != nil {
+		r.dispatcher.Close()
+		return nil, err
+	}
 	if r.system == nil {
 		r.owned = true
 		quiet := slog.New(levelAtLeast{o.Logger.Handler(), slog.LevelWarn})
@@ -121,4 +132,44 @@ func (r *Run) shutdown() {
 	if r.owned {
 		r.system.Shutdown()
 	}
+	if err := r.closeState(); err != nil && r.err == nil {
+		r.err = err
+	}
+}
+
+// openState opens the Pebble database the options ask for.
+func (r *Run) openState(o *Options) error {
+	if o.StateBackend != "pebble" || o.Pebble != nil {
+		return nil
+	}
+	dir := o.StateDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "floe-state-")
+		if err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+		dir, r.tempState = tmp, tmp
+	}
+	db, err := keyspace.OpenPebble(dir, keyspace.PebbleOptions{})
+	if err != nil {
+		if r.tempState != "" {
+			os.RemoveAll(r.tempState)
+		}
+		return fmt.Errorf("open Pebble state in %s: %w (check --state-dir)", dir, err)
+	}
+	o.Pebble, r.ownedPebble = db, db
+	return nil
+}
+
+func (r *Run) closeState() error {
+	var err error
+	if r.ownedPebble != nil {
+		err = r.ownedPebble.Close()
+		r.ownedPebble = nil
+	}
+	if r.tempState != "" {
+		os.RemoveAll(r.tempState)
+		r.tempState = ""
+	}
+	return err
 }

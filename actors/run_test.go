@@ -238,3 +238,32 @@ func TestCancelStopsUnboundedJob(t *testing.T) {
 		t.Fatalf("Wait = %v, want ErrCancelled", err)
 	}
 }
+
+func TestMetricsReportStateSize(t *testing.T) {
+	for _, backend := range []string{"heap", "pebble"} {
+		t.Run(backend, func(t *testing.T) {
+			var words []string
+			for i := range 3000 {
+				words = append(words, fmt.Sprintf("w%d", i%250))
+			}
+			j := topology.NewJob("state-size", topology.WithParallelism(2))
+			src := topology.FromSource(j, "words", collection.Of(words...))
+			counts := topology.KeyedProcess(topology.KeyBy(src, func(w string) string { return w }), "count", &counter{})
+			topology.Sink(counts, "collect", collection.NewSink[wordCount]())
+			r, err := actors.Start(context.Background(), build(t, j), actors.WithStateBackend(backend, t.TempDir()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			var keys int64
+			for _, m := range r.Metrics() {
+				keys += m.StateKeys
+			}
+			if keys != 250 {
+				t.Fatalf("state keys %d, want 250 (one count per word)", keys)
+			}
+		})
+	}
+}

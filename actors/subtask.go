@@ -79,6 +79,7 @@ type subtask struct {
 	partialFrom int
 	partialCh   int
 
+	stateChecked time.Time
 	pollPending  bool
 	flushPending bool
 	idleBackoff  time.Duration
@@ -133,6 +134,10 @@ func (s *subtask) work(msg any) {
 			return
 		}
 		now := time.Now()
+		if now.Sub(s.stateChecked) >= stateCheckInterval {
+			s.stateChecked = now
+			s.maintainState()
+		}
 		s.metrics.BusyNanos.Add(int64(now.Sub(start)))
 		s.trackPressure(wasBlocked, now)
 		s.metrics.QueueDepth.Store(int64(s.gate.Queued()))
@@ -159,6 +164,34 @@ func (s *subtask) work(msg any) {
 		s.flushPending = false
 		s.flushPartial()
 	}
+}
+
+// stateCheckInterval is how often a busy subtask refreshes its state size
+// and cleans up expired state.
+const stateCheckInterval = time.Second
+
+// ttlCleanupBudget bounds the expired entries removed per check, so that a
+// check never stalls the subtask for long.
+const ttlCleanupBudget = 1000
+
+// maintainState refreshes the state-size counters and removes some expired
+// state (TTL's background cleanup).
+func (s *subtask) maintainState() {
+	var keys, bytes int64
+	for k, inst := range s.instances {
+		h, ok := inst.(topology.StateHolder)
+		if !ok {
+			continue
+		}
+		s.current = s.task.Nodes[k].ID
+		h.CleanupExpired(ttlCleanupBudget)
+		st := h.StateStats()
+		keys += int64(st.Keys)
+		bytes += st.ApproxBytes
+	}
+	s.current = -1
+	s.metrics.StateKeys.Store(keys)
+	s.metrics.StateBytes.Store(bytes)
 }
 
 // guard runs fn, failing the subtask if it panics.
@@ -342,6 +375,8 @@ func (s *subtask) env(n *topology.Node, k int) *topology.Env {
 		EmitIdle:              func(idle bool) { s.propagateIdle(k, idle) },
 		ProcessingTime:        processingTime,
 		RequestProcessingTime: s.requestProcessingTime,
+		Pebble:                s.opts.Pebble,
+		OperatorUID:           n.UID(),
 	}
 }
 
@@ -520,6 +555,7 @@ func (s *subtask) endInput() {
 // finish closes the operators once every end-of-stream has been sent.
 func (s *subtask) finish() {
 	s.syncOutputMetrics()
+	s.maintainState()
 	if err := s.closeInstances(false); err != nil {
 		panic(topology.Failure{Err: err})
 	}

@@ -97,7 +97,7 @@ func TestWindowCountScenarios(t *testing.T) {
 				ev("a", 4000, 7),  // too late
 				ev("b", 3000, 8),  // too late for b as well
 			},
-			out: sorted(res("a", 0, 10000, 2, 4), res("a", 0, 10000, 3, 9), res("a", 10000, 20000, 3, 12)),
+			out:  sorted(res("a", 0, 10000, 2, 4), res("a", 0, 10000, 3, 9), res("a", 10000, 20000, 3, 12)),
 			late: sorted(ev("a", 4000, 7), ev("b", 3000, 8)),
 		},
 		{

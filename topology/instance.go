@@ -36,6 +36,19 @@ type Env struct {
 	// RequestProcessingTime asks the runtime to call the node's
 	// OnProcessingTime at or after processing time t.
 	RequestProcessingTime func(t int64)
+	// Pebble, when set, is the process's Pebble database: keyed state then
+	// lives there instead of on the heap.
+	Pebble *keyspace.PebbleDB
+	// OperatorUID is the node's stable identifier (state is found by it).
+	OperatorUID string
+}
+
+// StateHolder is implemented by instances with keyed or operator state:
+// the runtime reads their size for the counters API and lets them clean
+// up expired entries (state TTL) a little at a time.
+type StateHolder interface {
+	StateStats() keyspace.Stats
+	CleanupExpired(budget int) int
 }
 
 // NoTimestamp is the timestamp of records that have none.
@@ -118,6 +131,17 @@ type Context struct {
 	info      connectors.SubtaskInfo
 	env       *Env
 	watermark int64
+	opState   *keyspace.OperatorStateStore
+}
+
+// OperatorState returns the subtask's operator state (list, union list and
+// broadcast state, not scoped to keys), from which handles are created with
+// keyspace.NewOperatorListState and friends, usually in Open.
+func (c *Context) OperatorState() *keyspace.OperatorStateStore {
+	if c.opState == nil {
+		c.opState = keyspace.NewOperatorStateStore()
+	}
+	return c.opState
 }
 
 func newContext(env *Env) *Context {

@@ -66,10 +66,12 @@ func IntervalJoin[A, B any, K comparable, OUT any](left Keyed[A, K], right Keyed
 	n := twoInput[A, B, OUT](left.stream, right.stream, name, true)
 	n.Timestamped = true
 	n.open = func(env *Env, o any) (Instance, error) {
-		ctx := newKeyedContext(env, left.hash)
+		ctx, err := newKeyedContext(env, left.hash)
+		if err != nil {
+			return nil, err
+		}
 		op := &intervalJoin[A, B, K, OUT]{call: newCall(env, n.ID), env: env, ctx: ctx, out: o.(Collector[OUT]),
 			join: join, lower: lo, upper: hi, cleanup: timers.NewQueue[K, bufferRef]()}
-		var err error
 		if op.lefts, err = keyspace.NewMapState[K, int64, []A](ctx.store, "interval-join-left"); err != nil {
 			return nil, err
 		}
@@ -91,7 +93,6 @@ type bufferRef struct {
 }
 
 type intervalJoin[A, B any, K comparable, OUT any] struct {
-	stateless
 	call
 	env          *Env
 	ctx          *KeyedContext[K]
@@ -175,6 +176,11 @@ func (o *intervalJoin[A, B, K, OUT]) registerCleanup(right bool, ts, at int64) {
 	o.cleanup.Register(timers.Timer[K, bufferRef]{Time: at, Key: o.ctx.store.CurrentKey(),
 		Namespace: bufferRef{right: right, ts: ts}, KeyGroup: o.ctx.store.CurrentKeyGroup()})
 }
+
+func (o *intervalJoin[A, B, K, OUT]) EndInput() error            { return nil }
+func (o *intervalJoin[A, B, K, OUT]) Close(bool) error           { return o.ctx.close() }
+func (o *intervalJoin[A, B, K, OUT]) StateStats() keyspace.Stats { return o.ctx.StateStats() }
+func (o *intervalJoin[A, B, K, OUT]) CleanupExpired(n int) int   { return o.ctx.CleanupExpired(n) }
 
 // OnWatermark drops buffered records that no future record can join.
 func (o *intervalJoin[A, B, K, OUT]) OnWatermark(wm int64) (bool, error) {

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"errors"
 	"reflect"
 
 	"github.com/floestream/floe/connectors"
@@ -466,8 +467,12 @@ func KeyedProcess[K comparable, T, U any](k Keyed[T, K], name string, fn KeyedPr
 	var out Stream[U]
 	out = oneInput[T, U](k.stream, name, true, func(env *Env, o any) (Instance, error) {
 		fn := perSubtask(fn)
+		ctx, err := newKeyedContext(env, k.hash)
+		if err != nil {
+			return nil, err
+		}
 		op := &keyedOp[K, T, U]{call: newCall(env, out.node.ID), fn: fn, key: k.key,
-			ctx: newKeyedContext(env, k.hash), out: o.(Collector[U]), batch: newEmitter(o.(Collector[U]))}
+			ctx: ctx, out: o.(Collector[U]), batch: newEmitter(o.(Collector[U]))}
 		op.fire = timerFire(fn, op.ctx, op.out)
 		if err := lifecycleOpen(&op.call, fn, op.ctx); err != nil {
 			return nil, err
@@ -477,20 +482,33 @@ func KeyedProcess[K comparable, T, U any](k Keyed[T, K], name string, fn KeyedPr
 	return out
 }
 
-func newKeyedContext[K comparable](env *Env, hash func(K) uint64) *KeyedContext[K] {
+func newKeyedContext[K comparable](env *Env, hash func(K) uint64) (*KeyedContext[K], error) {
 	m := env.MaxParallelism
 	group := func(h uint64) int { return keyspace.KeyGroupForHash(h, m) }
 	if m&(m-1) == 0 {
 		mask := uint64(m - 1) // the same key group without a division
 		group = func(h uint64) int { return int(h & mask) }
 	}
-	return &KeyedContext[K]{
-		Context: *newContext(env),
-		store:   keyspace.NewHeapKeyedStore[K](m, env.KeyGroups),
-		hash:    hash,
-		group:   group,
+	var store *keyspace.KeyedStore[K]
+	if env.Pebble != nil {
+		var err error
+		if store, err = keyspace.NewPebbleKeyedStore[K](env.Pebble, env.OperatorUID, m, env.KeyGroups); err != nil {
+			return nil, err
+		}
+	} else {
+		store = keyspace.NewHeapKeyedStore[K](m, env.KeyGroups)
 	}
+	return &KeyedContext[K]{Context: *newContext(env), store: store, hash: hash, group: group}, nil
 }
+
+// StateStats reports the size of the keyed state.
+func (c *KeyedContext[K]) StateStats() keyspace.Stats { return c.store.Stats() }
+
+// CleanupExpired removes up to budget expired entries (state TTL).
+func (c *KeyedContext[K]) CleanupExpired(budget int) int { return c.store.CleanupExpired(budget) }
+
+// close releases the keyed store (flushing a Pebble store's writes).
+func (c *KeyedContext[K]) close() error { return c.store.Close() }
 
 // setKey makes k current in the keyed store.
 func (c *KeyedContext[K]) setKey(k K) {
@@ -557,7 +575,12 @@ func (o *keyedOp[K, T, U]) OnProcessingTime(now int64) error {
 func (o *keyedOp[K, T, U]) EndInput() error {
 	return lifecycleFinish(&o.call, o.fn, o.ctx, o.out)
 }
-func (o *keyedOp[K, T, U]) Close(bool) error { return lifecycleClose(o.fn) }
+func (o *keyedOp[K, T, U]) Close(bool) error {
+	return errors.Join(lifecycleClose(o.fn), o.ctx.close())
+}
+
+func (o *keyedOp[K, T, U]) StateStats() keyspace.Stats { return o.ctx.StateStats() }
+func (o *keyedOp[K, T, U]) CleanupExpired(n int) int   { return o.ctx.CleanupExpired(n) }
 
 // Reduce emits, for every record, the running reduction of all records of
 // its key so far (Flink's rolling reduce).
@@ -642,6 +665,25 @@ type coOp[C any, U any] struct {
 	in1, in2 any
 	onWM     func(t int64) error
 	onPT     func(now int64) error
+	state    interface { // keyed state, for keyed operators
+		StateStats() keyspace.Stats
+		CleanupExpired(int) int
+		close() error
+	}
+}
+
+func (o *coOp[C, U]) StateStats() keyspace.Stats {
+	if o.state == nil {
+		return keyspace.Stats{}
+	}
+	return o.state.StateStats()
+}
+
+func (o *coOp[C, U]) CleanupExpired(n int) int {
+	if o.state == nil {
+		return 0
+	}
+	return o.state.CleanupExpired(n)
 }
 
 func (o *coOp[C, U]) OnWatermark(t int64) (bool, error) {
@@ -665,8 +707,14 @@ func (o *coOp[C, U]) Input(i int) any {
 	}
 	return o.in2
 }
-func (o *coOp[C, U]) EndInput() error  { return lifecycleFinish(&o.call, o.fn, o.ctx, o.out) }
-func (o *coOp[C, U]) Close(bool) error { return lifecycleClose(o.fn) }
+func (o *coOp[C, U]) EndInput() error { return lifecycleFinish(&o.call, o.fn, o.ctx, o.out) }
+func (o *coOp[C, U]) Close(bool) error {
+	err := lifecycleClose(o.fn)
+	if o.state != nil {
+		err = errors.Join(err, o.state.close())
+	}
+	return err
+}
 
 // coInput is one input of a two-input operator.
 type coInput[T any] struct {
@@ -732,7 +780,10 @@ func KeyedCoProcess[K comparable, A, B, U any](c KeyedConnected[A, B, K], name s
 	n := twoInput[A, B, U](c.a.stream, c.b.stream, name, true)
 	n.open = func(env *Env, o any) (Instance, error) {
 		fn := perSubtask(fn)
-		ctx := newKeyedContext(env, c.a.hash)
+		ctx, err := newKeyedContext(env, c.a.hash)
+		if err != nil {
+			return nil, err
+		}
 		op := &coOp[*KeyedContext[K], U]{call: newCall(env, n.ID), fn: fn, ctx: ctx, out: o.(Collector[U])}
 		op.in1 = keyedCoInput[K, A]{ctx: ctx, key: c.a.key, coInput: coInput[A]{op: &op.call,
 			fn: func(v A) error { return fn.ProcessElement1(ctx, v, op.out) }}}
@@ -741,6 +792,7 @@ func KeyedCoProcess[K comparable, A, B, U any](c KeyedConnected[A, B, K], name s
 		fire := timerFire(fn, ctx, op.out)
 		op.onWM = func(t int64) error { return ctx.onWatermark(t, fire) }
 		op.onPT = func(now int64) error { return ctx.onProcessingTime(now, fire) }
+		op.state = ctx
 		if err := lifecycleOpen(&op.call, fn, ctx); err != nil {
 			return nil, err
 		}

@@ -197,7 +197,10 @@ func windowOperator[T, ACC, OUT any, K comparable, W timers.Window](w Windowed[T
 	}
 	var out Stream[OUT]
 	out = oneInput[T, OUT](k.stream, name, true, func(env *Env, o any) (Instance, error) {
-		ctx := newKeyedContext(env, k.hash)
+		ctx, err := newKeyedContext(env, k.hash)
+		if err != nil {
+			return nil, err
+		}
 		op := &windowOp[T, ACC, OUT, K, W]{
 			call: newCall(env, out.node.ID), env: env, key: k.key, ctx: ctx,
 			wctx: &WindowContext[K, W]{KeyedContext: ctx}, out: o.(Collector[OUT]),
@@ -209,7 +212,9 @@ func windowOperator[T, ACC, OUT any, K comparable, W timers.Window](w Windowed[T
 		if w.lateTag != "" {
 			op.late, _ = env.Sides[w.lateTag].(Collector[T])
 		}
-		if op.merging != nil {
+		if op.merging != nil || ctx.store.Backend() != "heap" {
+			// Key-major tables in keyed state: what merging windows need,
+			// and what lets windows live in a backend other than the heap.
 			state, err := keyspace.NewMapState[K, W, ACC](ctx.store, "window-contents")
 			if err != nil {
 				return nil, err

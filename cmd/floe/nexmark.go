@@ -5,6 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +22,50 @@ func nexmarkCommand() *cobra.Command {
 		Use:   "nexmark",
 		Short: "Nexmark benchmark tools: generate events",
 	}
-	cmd.AddCommand(nexmarkGenerateCommand())
+	cmd.AddCommand(nexmarkGenerateCommand(), nexmarkBenchCommand())
+	return cmd
+}
+
+func nexmarkBenchCommand() *cobra.Command {
+	var o nexmark.BenchOptions
+	var results string
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run every Nexmark query on floe and its hand-written baseline on the same events, and print a table",
+		Long: "Run every Nexmark query on floe and, where there is one, its single-goroutine Go baseline on the same\n" +
+			"generated events; print query, events, floe events/s, per core, baseline events/s and the ratio\n" +
+			"(floe per core / baseline). With --results DIR a dated copy of the table is written there.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			res, err := nexmark.RunBenchmark(ctx, o)
+			if err != nil {
+				return err
+			}
+			var table strings.Builder
+			if err := nexmark.WriteTable(&table, res); err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), table.String())
+			if results == "" {
+				return nil
+			}
+			if err := os.MkdirAll(results, 0o755); err != nil {
+				return err
+			}
+			now := time.Now().UTC()
+			path := filepath.Join(results, now.Format("2006-01-02T150405Z")+".md")
+			doc := fmt.Sprintf("# Nexmark, %s\n\n%d events, parallelism %d, %s state, GOMAXPROCS %d, %s.\n\n%s",
+				now.Format(time.RFC3339), o.Events, o.Parallelism, o.State, runtime.GOMAXPROCS(0), runtime.Version(), table.String())
+			return os.WriteFile(path, []byte(doc), 0o644)
+		},
+	}
+	cmd.Flags().Int64Var(&o.Events, "events", 2_000_000, "events per query")
+	cmd.Flags().IntVarP(&o.Parallelism, "parallelism", "p", runtime.NumCPU(), "parallelism of the floe jobs")
+	cmd.Flags().StringSliceVar(&o.Queries, "queries", nil, "queries to run (default: all)")
+	cmd.Flags().StringVar(&o.State, "state", "heap", "state backend of the floe jobs: heap or pebble")
+	cmd.Flags().StringVar(&results, "results", "", "directory to keep a dated copy of the table in")
 	return cmd
 }
 

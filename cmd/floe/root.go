@@ -74,6 +74,8 @@ type jobFlags struct {
 	batchSize      int
 	credits        int
 	bufferTimeout  time.Duration
+	state          string
+	stateDir       string
 	logFormat      string
 	logLevel       string
 	progress       string
@@ -86,6 +88,8 @@ func (f *jobFlags) define(fs *pflag.FlagSet) {
 	fs.IntVar(&f.batchSize, "batch-size", actors.DefaultBatchSize, "records per batch between tasks")
 	fs.IntVar(&f.credits, "credits", actors.DefaultCredits, "batches in flight per channel (flow control)")
 	fs.DurationVar(&f.bufferTimeout, "buffer-timeout", actors.DefaultBufferTimeout, "longest wait before a partly filled batch is sent; 0 sends every record at once")
+	fs.StringVar(&f.state, "state", "heap", "where keyed state lives: heap (fast, bounded by memory) or pebble (on disk, with a read cache)")
+	fs.StringVar(&f.stateDir, "state-dir", "", "directory of the Pebble state (default: a temporary directory removed at the end)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.progress, "progress", "auto", "show progress on stderr: auto (when it is a terminal), always or never")

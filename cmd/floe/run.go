@@ -43,7 +43,8 @@ func runCommand() *cobra.Command {
 			started := time.Now()
 			r, err := actors.Start(ctx, g,
 				actors.WithBatchSize(flags.batchSize), actors.WithCredits(flags.credits),
-				actors.WithBufferTimeout(flags.bufferTimeout), actors.WithLogger(log))
+				actors.WithBufferTimeout(flags.bufferTimeout), actors.WithLogger(log),
+				actors.WithStateBackend(flags.state, flags.stateDir))
 			if err != nil {
 				setExit(cmd, exitUsage)
 				return err
