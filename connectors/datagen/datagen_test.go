@@ -364,3 +364,29 @@ func BenchmarkSequence(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*256), "ns/record")
 }
+
+func TestGenerateInterleavedWithPerReaderFunctions(t *testing.T) {
+	made := 0
+	g := GenerateWith(10, func(info connectors.SubtaskInfo) func(int64) string {
+		made++
+		sub := info.Index // state of its own, per reader
+		return func(i int64) string { return fmt.Sprintf("%d@%d", i, sub) }
+	}).Interleaved()
+	want := [][]string{{"0@0", "3@0", "6@0", "9@0"}, {"1@1", "4@1", "7@1"}, {"2@2", "5@2", "8@2"}}
+	for i := range 3 {
+		if got := readAll(t, connectors.Source[string](g), i, 3, 2); !slices.Equal(got, want[i]) {
+			t.Errorf("subtask %d: %v, want %v", i, got, want[i])
+		}
+	}
+	if made != 3 {
+		t.Errorf("the function was made %d times, want once per reader (3)", made)
+	}
+	if got := readAll(t, connectors.Source[string](g), 4, 5, 10); len(got) != 2 {
+		t.Errorf("subtask 4 of 5: %v, want indices 4 and 9", got)
+	}
+	if got := readAll(t, connectors.Source[string](GenerateWith(2, func(connectors.SubtaskInfo) func(int64) string {
+		return func(i int64) string { return fmt.Sprint(i) }
+	}).Interleaved()), 3, 4, 10); len(got) != 0 {
+		t.Errorf("subtask 3 of 4 over 2 indices: %v, want none", got)
+	}
+}

@@ -14,10 +14,12 @@ import (
 // connectors.Validator. Build one with Generate; a Generator holds no per-run
 // state and is not changed by reading it, so it can serve any number of runs.
 type Generator[T any] struct {
-	count int64
-	fn    func(index int64) T
-	rate  float64          // records per second across all subtasks; 0: no limit
-	now   func() time.Time // the clock of the rate schedule; tests replace it
+	count       int64
+	fn          func(index int64) T
+	perReader   func(info connectors.SubtaskInfo) func(index int64) T // set by GenerateWith
+	interleaved bool
+	rate        float64          // records per second across all subtasks; 0: no limit
+	now         func() time.Time // the clock of the rate schedule; tests replace it
 }
 
 // Generate returns a source that emits fn(i) for each index i.
@@ -36,6 +38,32 @@ func Generate[T any](count int64, fn func(index int64) T) *Generator[T] {
 	return &Generator[T]{count: count, fn: fn, now: time.Now}
 }
 
+// GenerateWith is Generate with a function made for each reader: every
+// reading subtask calls newFn once and emits what the function it returns
+// gives for its indices, so that function may keep state it does not share
+// (a generator that reuses buffers, for example).
+func GenerateWith[T any](count int64, newFn func(info connectors.SubtaskInfo) func(index int64) T) *Generator[T] {
+	return &Generator[T]{count: count, perReader: newFn, now: time.Now}
+}
+
+// Interleaved returns a copy of g whose bounded indices are dealt
+// round-robin, as unbounded ones are: subtask i of p emits i, i+p, i+2p, …
+// below count. Subtasks then move through the index range together, which
+// keeps their event times close when the index orders time.
+func (g *Generator[T]) Interleaved() *Generator[T] {
+	c := *g
+	c.interleaved = true
+	return &c
+}
+
+// WithClock returns a copy of g whose rate schedule reads now instead of
+// time.Now, for tests of rate-limited sources.
+func (g *Generator[T]) WithClock(now func() time.Time) *Generator[T] {
+	c := *g
+	c.now = now
+	return &c
+}
+
 // WithRate returns a copy of g that emits at most recordsPerSecond records per
 // second in total: each of the p subtasks emits at most recordsPerSecond/p.
 // A reader's schedule starts at its first Poll and lets record k go out k/rate
@@ -51,7 +79,7 @@ func (g *Generator[T]) WithRate(recordsPerSecond float64) *Generator[T] {
 
 // Validate reports a nil function or a negative or NaN rate.
 func (g *Generator[T]) Validate() error {
-	if g.fn == nil {
+	if g.fn == nil && g.perReader == nil {
 		return fmt.Errorf("datagen: the generator function is nil: pass a func(index int64) %s to Generate", reflect.TypeFor[T]())
 	}
 	if g.rate < 0 || math.IsNaN(g.rate) {
@@ -70,12 +98,20 @@ func (g *Generator[T]) Reader(info connectors.SubtaskInfo) (connectors.SourceRea
 		return nil, err
 	}
 	fn := g.fn
+	if g.perReader != nil {
+		if fn = g.perReader(info); fn == nil {
+			return nil, fmt.Errorf("datagen: the function made for subtask %s is nil", info)
+		}
+	}
 	r := &reader[T]{at: func(off uint64) T { return fn(int64(off)) }}
 	switch {
 	case g.count < 0:
 		r.next, r.last, r.step = uint64(info.Index), maxIndex, uint64(info.Parallelism)
 	case g.count == 0:
 		r.done = true
+	case g.interleaved:
+		r.next, r.last, r.step = uint64(info.Index), uint64(g.count)-1, uint64(info.Parallelism)
+		r.done = r.next > r.last
 	default:
 		first, last, ok := share(uint64(g.count)-1, info.Parallelism, info.Index)
 		r.next, r.last, r.step, r.done = first, last, 1, !ok
