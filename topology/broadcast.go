@@ -73,14 +73,7 @@ func KeyedBroadcastProcess[K comparable, A, B, OUT any](c BroadcastConnected[A, 
 		op.in1 = keyedCoInput[K, A]{ctx: ctx, key: c.keyed.key, coInput: coInput[A]{op: &op.call,
 			fn: func(v A) error { return fn.ProcessElement(ctx, v, op.out) }}}
 		op.in2 = coInput[B]{op: &op.call, fn: func(v B) error { return fn.ProcessBroadcastElement(bctx, v, op.out) }}
-		fire := timerFire(fn, ctx, op.out)
-		op.onWM = func(t int64) error { return ctx.onWatermark(t, fire) }
-		op.onPT = func(now int64) error { return ctx.onProcessingTime(now, fire) }
-		op.state = ctx
-		if err := lifecycleOpen(&op.call, fn, ctx); err != nil {
-			return nil, err
-		}
-		return op, nil
+		return openKeyedCoOp(op, fn, ctx)
 	}
 	return Stream[OUT]{node: n}
 }

@@ -751,6 +751,20 @@ func (c keyedCoInput[K, T]) CollectInGroup(v T, group int) {
 	c.coInput.Collect(v)
 }
 
+// openKeyedCoOp finishes opening a keyed two-input operator: its timers fire
+// through fn's OnTimer, its keyed state is reported and closed with it, and
+// fn's Open runs.
+func openKeyedCoOp[K comparable, U any](op *coOp[*KeyedContext[K], U], fn any, ctx *KeyedContext[K]) (Instance, error) {
+	fire := timerFire(fn, ctx, op.out)
+	op.onWM = func(t int64) error { return ctx.onWatermark(t, fire) }
+	op.onPT = func(now int64) error { return ctx.onProcessingTime(now, fire) }
+	op.state = ctx
+	if err := lifecycleOpen(&op.call, fn, ctx); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
 // KeyedConnected is a pair of streams keyed by the same key type, processed
 // together with keyed state shared by both inputs (the building block of
 // joins).
@@ -789,14 +803,7 @@ func KeyedCoProcess[K comparable, A, B, U any](c KeyedConnected[A, B, K], name s
 			fn: func(v A) error { return fn.ProcessElement1(ctx, v, op.out) }}}
 		op.in2 = keyedCoInput[K, B]{ctx: ctx, key: c.b.key, coInput: coInput[B]{op: &op.call,
 			fn: func(v B) error { return fn.ProcessElement2(ctx, v, op.out) }}}
-		fire := timerFire(fn, ctx, op.out)
-		op.onWM = func(t int64) error { return ctx.onWatermark(t, fire) }
-		op.onPT = func(now int64) error { return ctx.onProcessingTime(now, fire) }
-		op.state = ctx
-		if err := lifecycleOpen(&op.call, fn, ctx); err != nil {
-			return nil, err
-		}
-		return op, nil
+		return openKeyedCoOp(op, fn, ctx)
 	}
 	return Stream[U]{node: n}
 }
