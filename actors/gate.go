@@ -20,18 +20,25 @@ const (
 	// EventIdle: every open channel is idle; EventActive: one is active again.
 	EventIdle
 	EventActive
+	// EventCheckpoint: checkpoint Checkpoint's barrier arrived on every open
+	// channel (aligned, in exactly-once mode): snapshot, then forward it.
+	EventCheckpoint
+	// EventCheckpointAborted: checkpoint Checkpoint will not complete here
+	// (a newer barrier subsumed it, or it was cancelled).
+	EventCheckpointAborted
 )
 
 func (k EventKind) String() string {
-	return [...]string{"records", "watermark", "end-of-input", "idle", "active"}[k]
+	return [...]string{"records", "watermark", "end-of-input", "idle", "active", "checkpoint", "checkpoint-aborted"}[k]
 }
 
 // Event is what the gate hands the subtask to process.
 type Event struct {
-	Kind    EventKind
-	Channel int
-	Batch   exchange.Message
-	Time    int64
+	Kind       EventKind
+	Channel    int
+	Batch      exchange.Message
+	Time       int64
+	Checkpoint int64
 }
 
 // arrival is what a channel delivered, queued in arrival order.
@@ -42,12 +49,14 @@ type arrival struct {
 	end       bool
 	status    bool // a watermark status: idle says which
 	idle      bool
+	barrier   int64 // a checkpoint barrier (or, with cancel, its cancellation) when > 0
+	cancel    bool
 }
 
 type channelState struct {
-	closed bool // its end-of-stream arrived: nothing more may
-	ended  bool // its end-of-stream was handed out
-
+	closed    bool // its end-of-stream arrived: nothing more may
+	ended     bool // its end-of-stream was handed out
+	barrier   bool // it delivered the barrier being aligned
 	idle      bool
 	watermark int64
 }
@@ -68,9 +77,29 @@ type InputGate struct {
 	idle      bool  // EventIdle handed out and no EventActive since
 	pending   []Event
 	endIssued bool
+
+	// Barrier alignment. aligning is the checkpoint whose barriers are being
+	// collected (0: none); barriers of checkpoints below floor are stale.
+	// In exactly-once mode, what a channel delivers after its barrier waits
+	// in held, in arrival order, until the alignment ends; credits are not
+	// returned for it, so upstream stops sending and held stays small.
+	atLeastOnce bool
+	aligning    int64
+	floor       int64
+	held        []arrival
 }
 
-// NewInputGate returns a gate over n input channels.
+// NewAtLeastOnceInputGate returns a gate that does not align barriers:
+// records behind a channel's barrier keep flowing, and the checkpoint event
+// comes when the last channel's barrier arrives.
+func NewAtLeastOnceInputGate(n int) *InputGate {
+	g := NewInputGate(n)
+	g.atLeastOnce = true
+	return g
+}
+
+// NewInputGate returns a gate over n input channels that aligns checkpoint
+// barriers (exactly-once).
 func NewInputGate(n int) *InputGate {
 	g := &InputGate{channels: make([]channelState, n), open: n, combined: math.MinInt64}
 	for i := range g.channels {
@@ -119,6 +148,19 @@ func (g *InputGate) OfferEnd(ch int) error {
 	return nil
 }
 
+// OfferBarrier queues checkpoint id's barrier from channel ch; with cancel,
+// the barrier's cancellation (the checkpoint was aborted upstream).
+func (g *InputGate) OfferBarrier(ch int, id int64, cancel bool) error {
+	if err := g.check(ch); err != nil {
+		return err
+	}
+	if id <= 0 {
+		return fmt.Errorf("input gate: checkpoint id %d must be positive", id)
+	}
+	g.queue = append(g.queue, arrival{channel: ch, barrier: id, cancel: cancel})
+	return nil
+}
+
 // OfferStatus queues a channel's change to idle or back to active.
 func (g *InputGate) OfferStatus(ch int, idle bool) error {
 	if err := g.check(ch); err != nil {
@@ -142,7 +184,15 @@ func (g *InputGate) Next() (Event, bool) {
 		if g.head == len(g.queue) {
 			g.queue, g.head = g.queue[:0], 0
 		}
+		if g.aligning != 0 && !g.atLeastOnce && g.channels[a.channel].barrier {
+			g.held = append(g.held, a) // behind this channel's barrier: wait
+			continue
+		}
 		switch {
+		case a.barrier > 0:
+			if ev, ok := g.onBarrier(a.channel, a.barrier, a.cancel); ok {
+				return ev, true
+			}
 		case a.batch != nil:
 			return Event{Kind: EventRecords, Channel: a.channel, Batch: a.batch}, true
 		case a.status:
@@ -155,11 +205,20 @@ func (g *InputGate) Next() (Event, bool) {
 			}
 		case a.end:
 			g.open--
+			g.channels[a.channel].ended = true // it holds the watermark and the barriers back no more
+			if g.aligning != 0 && g.aligned() {
+				// An ended channel counts as aligned; the end follows the checkpoint.
+				ev := g.completeAlignment()
+				if g.open == 0 {
+					g.endIssued = true
+					g.pending = append(g.pending, Event{Kind: EventEndOfInput, Channel: a.channel})
+				}
+				return ev, true
+			}
 			if g.open == 0 {
 				g.endIssued = true
 				return Event{Kind: EventEndOfInput, Channel: a.channel}, true
 			}
-			g.channels[a.channel].ended = true // it holds the watermark back no more
 			if ev, ok := g.advance(a.channel); ok {
 				return ev, true
 			}
@@ -187,6 +246,67 @@ func (g *InputGate) Next() (Event, bool) {
 	}
 	return Event{}, false
 }
+
+// onBarrier takes checkpoint id's barrier (or cancellation) from channel ch.
+func (g *InputGate) onBarrier(ch int, id int64, cancel bool) (Event, bool) {
+	if id < g.floor || (g.aligning != 0 && id < g.aligning) {
+		return Event{}, false // subsumed or already done
+	}
+	if g.aligning != 0 && id > g.aligning {
+		// A newer checkpoint subsumes the one being aligned.
+		aborted := Event{Kind: EventCheckpointAborted, Channel: ch, Checkpoint: g.aligning}
+		g.endAlignment()
+		g.queue = append([]arrival{{channel: ch, barrier: id, cancel: cancel}}, g.queue[g.head:]...)
+		g.head = 0
+		return aborted, true
+	}
+	if cancel {
+		g.floor = id + 1
+		if g.aligning == id {
+			g.endAlignment()
+		}
+		return Event{Kind: EventCheckpointAborted, Channel: ch, Checkpoint: id}, true
+	}
+	g.aligning = id
+	g.channels[ch].barrier = true
+	if g.aligned() {
+		return g.completeAlignment(), true
+	}
+	return Event{}, false
+}
+
+// aligned reports whether every channel still open delivered the barrier.
+func (g *InputGate) aligned() bool {
+	for _, c := range g.channels {
+		if !c.ended && !c.barrier {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *InputGate) completeAlignment() Event {
+	id := g.aligning
+	g.floor = id + 1
+	g.endAlignment()
+	return Event{Kind: EventCheckpoint, Checkpoint: id}
+}
+
+// endAlignment stops aligning and puts what was held back in front of the
+// queue, in the order it arrived.
+func (g *InputGate) endAlignment() {
+	g.aligning = 0
+	for i := range g.channels {
+		g.channels[i].barrier = false
+	}
+	if len(g.held) > 0 {
+		g.queue = append(g.held, g.queue[g.head:]...)
+		g.head, g.held = 0, nil
+	}
+}
+
+// Aligning returns the checkpoint being aligned, 0 when none.
+func (g *InputGate) Aligning() int64 { return g.aligning }
 
 // statusChange reports the gate turning idle (every open channel idle) or
 // active again.
@@ -226,7 +346,7 @@ func (g *InputGate) advance(ch int) (Event, bool) {
 }
 
 // Queued returns the number of arrivals not yet handed out.
-func (g *InputGate) Queued() int { return len(g.queue) - g.head + len(g.pending) }
+func (g *InputGate) Queued() int { return len(g.queue) - g.head + len(g.pending) + len(g.held) }
 
 // Ended reports whether end of input was handed out.
 func (g *InputGate) Ended() bool { return g.endIssued }

@@ -21,7 +21,14 @@ type gateStep struct {
 
 func runGate(t *testing.T, channels int, steps []gateStep) {
 	t.Helper()
-	g := NewInputGate(channels)
+	runGateOn(t, NewInputGate(channels), steps)
+}
+
+// runGateOn runs a scenario on g. Besides runGate's steps it knows "x1:5"
+// (checkpoint 5's barrier on channel 1) and "c1:5" (its cancellation), and
+// the events "CP5" and "ABORT5".
+func runGateOn(t *testing.T, g *InputGate, steps []gateStep) {
+	t.Helper()
 	for i, s := range steps {
 		if s.do == "next" {
 			var got []string
@@ -41,6 +48,10 @@ func runGate(t *testing.T, channels int, steps []gateStep) {
 					got = append(got, "IDLE")
 				case EventActive:
 					got = append(got, "ACTIVE")
+				case EventCheckpoint:
+					got = append(got, fmt.Sprintf("CP%d", ev.Checkpoint))
+				case EventCheckpointAborted:
+					got = append(got, fmt.Sprintf("ABORT%d", ev.Checkpoint))
 				}
 			}
 			if g := strings.Join(got, " "); g != s.want {
@@ -64,6 +75,10 @@ func runGate(t *testing.T, channels int, steps []gateStep) {
 		case 'i', 'a':
 			fmt.Sscanf(s.do[1:], "%d", &ch)
 			err = g.OfferStatus(ch, s.do[0] == 'i')
+		case 'x', 'c':
+			var id int64
+			fmt.Sscanf(s.do[1:], "%d:%d", &ch, &id)
+			err = g.OfferBarrier(ch, id, s.do[0] == 'c')
 		}
 		if (err != nil) != (s.want == "error") {
 			t.Fatalf("step %d (%s): error = %v, want %s", i, s.do, err, s.want)
@@ -149,5 +164,48 @@ func TestInputGateQueueAndEnded(t *testing.T) {
 	}
 	if g.combined != math.MinInt64 {
 		t.Fatalf("no watermark arrived, combined = %d", g.combined)
+	}
+}
+
+func TestInputGateBarriers(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		channels    int
+		atLeastOnce bool
+		steps       []gateStep
+	}{
+		{"a single channel's barrier is the checkpoint", 1, false, []gateStep{
+			{"b0", ""}, {"x0:1", ""}, {"b0", ""}, {"next", "r0 CP1 r0"},
+		}},
+		{"aligned: a channel is held behind its barrier until all have it", 2, false, []gateStep{
+			{"b0", ""}, {"x0:1", ""}, {"b0", ""}, {"w0:7", ""}, {"b1", ""}, {"next", "r0 r1"},
+			{"x1:1", ""}, {"next", "CP1 r0"}, {"w1:9", ""}, {"next", "W7"},
+		}},
+		{"at least once: records flow past barriers", 2, true, []gateStep{
+			{"x0:1", ""}, {"b0", ""}, {"b1", ""}, {"x1:1", ""}, {"next", "r0 r1 CP1"},
+		}},
+		{"a newer barrier subsumes the alignment", 2, false, []gateStep{
+			{"x0:1", ""}, {"b0", ""}, {"x1:2", ""}, {"next", "ABORT1 r0"}, {"x0:2", ""}, {"next", "CP2"},
+			{"x0:1", ""}, {"x1:1", ""}, {"next", ""}, // stale
+		}},
+		{"an ended channel counts as aligned", 2, false, []gateStep{
+			{"x0:3", ""}, {"b0", ""}, {"e1", ""}, {"next", "CP3 r0"},
+		}},
+		{"the final checkpoint comes before the end of input", 2, false, []gateStep{
+			{"e0", ""}, {"x1:4", ""}, {"e1", ""}, {"next", "CP4 END"},
+		}},
+		{"a cancelled barrier aborts the alignment and releases the held input", 2, false, []gateStep{
+			{"x0:4", ""}, {"b0", ""}, {"c1:4", ""}, {"next", "ABORT4 r0"}, {"x1:4", ""}, {"next", ""},
+			{"x0:5", ""}, {"x1:5", ""}, {"next", "CP5"},
+		}},
+		{"barrier ids must be positive", 1, false, []gateStep{{"x0:0", "error"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewInputGate(tc.channels)
+			if tc.atLeastOnce {
+				g = NewAtLeastOnceInputGate(tc.channels)
+			}
+			runGateOn(t, g, tc.steps)
+		})
 	}
 }
