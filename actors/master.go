@@ -172,6 +172,8 @@ func channelBases(g *topology.JobGraph) map[*topology.Edge]int32 {
 	return base
 }
 
+// channelCount is the number of input channels an edge gives each
+// downstream subtask: one for forward, one per upstream subtask otherwise.
 func channelCount(e *topology.Edge) int {
 	if e.Partitioning == exchange.Forward {
 		return 1

@@ -329,7 +329,7 @@ func (s *subtask) open(d *floepb.Deploy) (err error) {
 	s.gate = NewInputGate(len(d.Inputs))
 	ch := 0
 	for _, e := range s.task.Inputs {
-		for range s.channelsOf(e) {
+		for range channelCount(e) {
 			in := d.Inputs[ch]
 			deliver, err := e.Ops.BindInput(s.instances[0].Input(e.InputIndex), &s.pressure, &s.timestamp)
 			if err != nil {
@@ -343,19 +343,10 @@ func (s *subtask) open(d *floepb.Deploy) (err error) {
 	return nil
 }
 
-// channelsOf is the number of input channels an edge gives each subtask:
-// one for forward, one per upstream subtask otherwise.
-func (s *subtask) channelsOf(e *topology.Edge) []struct{} {
-	if e.Partitioning == exchange.Forward {
-		return make([]struct{}, 1)
-	}
-	return make([]struct{}, e.From.Parallelism())
-}
-
 func (s *subtask) countInputChannels() int {
 	n := 0
 	for _, e := range s.task.Inputs {
-		n += len(s.channelsOf(e))
+		n += channelCount(e)
 	}
 	return n
 }

@@ -3,7 +3,6 @@ package keyspace_test
 import (
 	"fmt"
 	"io/fs"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -90,147 +89,6 @@ func TestValueStateHoldsStructs(t *testing.T) {
 	}
 }
 
-func TestListState(t *testing.T) {
-	tests := []struct {
-		name string
-		ops  func(l keyspace.ListState[string])
-		want []string
-	}{
-		{"absent", func(l keyspace.ListState[string]) {}, nil},
-		{"add", func(l keyspace.ListState[string]) { l.Add("a"); l.Add("b") }, []string{"a", "b"}},
-		{"add all then add", func(l keyspace.ListState[string]) { l.AddAll([]string{"a", "b"}); l.Add("c") }, []string{"a", "b", "c"}},
-		{"add all empty", func(l keyspace.ListState[string]) { l.AddAll(nil) }, nil},
-		{"update replaces", func(l keyspace.ListState[string]) { l.Add("a"); l.Update([]string{"x", "y"}) }, []string{"x", "y"}},
-		{"update empty clears", func(l keyspace.ListState[string]) { l.Add("a"); l.Update([]string{}) }, nil},
-		{"clear", func(l keyspace.ListState[string]) { l.Add("a"); l.Clear() }, nil},
-		{"clear then add", func(l keyspace.ListState[string]) { l.Add("a"); l.Clear(); l.Add("b") }, []string{"b"}},
-		{"update from own slice", func(l keyspace.ListState[string]) {
-			l.AddAll([]string{"a", "b", "c"})
-			l.Update(l.Get()[1:])
-		}, []string{"b", "c"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := fullStore[string]()
-			l := must(keyspace.NewListState[string, string](s, "events"))
-			s.SetCurrentKey("k", 1)
-			tt.ops(l)
-			if got := l.Get(); !slices.Equal(got, tt.want) {
-				t.Errorf("Get = %q, want %q", got, tt.want)
-			}
-			if n, want := s.Stats().Keys, min(len(tt.want), 1); n != want {
-				t.Errorf("Stats.Keys = %d, want %d (an empty list has no entry)", n, want)
-			}
-		})
-	}
-}
-
-func TestListStateDoesNotRetainCallerSlices(t *testing.T) {
-	s := fullStore[string]()
-	l := must(keyspace.NewListState[string, int](s, "l"))
-	s.SetCurrentKey("k", 0)
-	in := []int{1, 2, 3}
-	l.Update(in)
-	in[0] = 100
-	more := make([]int, 2, 10)
-	more[0], more[1] = 4, 5
-	l.AddAll(more)
-	more[0] = 400
-	if got, want := l.Get(), []int{1, 2, 3, 4, 5}; !slices.Equal(got, want) {
-		t.Errorf("Get = %v, want %v", got, want)
-	}
-}
-
-func TestMapState(t *testing.T) {
-	s := fullStore[string]()
-	m := must(keyspace.NewMapState[string, string, int](s, "m"))
-	s.SetCurrentKey("k", 5)
-	if m.Len() != 0 || m.Contains("x") {
-		t.Fatal("absent map is not empty")
-	}
-	if v, ok := m.Get("x"); ok || v != 0 {
-		t.Fatalf("Get on absent map = %d, %v", v, ok)
-	}
-	m.Remove("x") // no-op on an absent map
-	m.Put("x", 1)
-	m.Put("y", 2)
-	m.Put("x", 3)
-	if v, ok := m.Get("x"); !ok || v != 3 {
-		t.Errorf("Get(x) = %d, %v; want 3, true", v, ok)
-	}
-	if !m.Contains("y") || m.Contains("z") || m.Len() != 2 {
-		t.Errorf("Contains(y)=%v Contains(z)=%v Len=%d; want true false 2", m.Contains("y"), m.Contains("z"), m.Len())
-	}
-	if got, want := maps.Collect(m.All()), map[string]int{"x": 3, "y": 2}; !maps.Equal(got, want) {
-		t.Errorf("All = %v, want %v", got, want)
-	}
-	n := 0
-	for range m.All() {
-		n++
-		break
-	}
-	if n != 1 {
-		t.Errorf("All after break yielded %d, want 1", n)
-	}
-
-	s.SetCurrentKey("other", 6)
-	m.Put("x", 100)
-	s.SetCurrentKey("k", 5)
-	if v, _ := m.Get("x"); v != 3 {
-		t.Errorf("another key's Put changed k: Get(x) = %d, want 3", v)
-	}
-
-	// Removing every entry, even while ranging, removes the key's map.
-	for k := range m.All() {
-		m.Remove(k)
-	}
-	if m.Len() != 0 {
-		t.Errorf("Len after removing all = %d", m.Len())
-	}
-	if got := slices.Collect(s.Keys("m")); !slices.Equal(got, []string{"other"}) {
-		t.Errorf("Keys after emptying k's map = %q, want [other]", got)
-	}
-	m.Put("z", 1)
-	m.Clear()
-	if m.Len() != 0 || m.Contains("z") {
-		t.Error("Clear left entries")
-	}
-}
-
-func TestReducingState(t *testing.T) {
-	s := fullStore[string]()
-	calls := 0
-	sum := must(keyspace.NewReducingState(s, "sum", func(a, b int) int { calls++; return a + b }))
-	maxOf := must(keyspace.NewReducingState(s, "max", func(a, b int) int { return max(a, b) }))
-
-	s.SetCurrentKey("k", 9)
-	if v, ok := sum.Get(); ok || v != 0 {
-		t.Fatalf("absent Get = %d, %v", v, ok)
-	}
-	sum.Add(5)
-	if calls != 0 {
-		t.Errorf("the first value was reduced (%d calls); it must be stored as is", calls)
-	}
-	for _, v := range []int{3, -1, 10} {
-		sum.Add(v)
-		maxOf.Add(v)
-	}
-	if v, ok := sum.Get(); !ok || v != 17 || calls != 3 {
-		t.Errorf("sum = %d, %v after %d reduce calls; want 17, true after 3", v, ok, calls)
-	}
-	if v, _ := maxOf.Get(); v != 10 {
-		t.Errorf("max = %d, want 10", v)
-	}
-	sum.Clear()
-	if _, ok := sum.Get(); ok {
-		t.Error("Get after Clear: present")
-	}
-	sum.Add(2)
-	if v, _ := sum.Get(); v != 2 {
-		t.Errorf("sum after Clear and Add(2) = %d, want 2", v)
-	}
-}
-
 // average is an AggregateFunction that counts how many accumulators it made.
 type average struct{ created *int }
 
@@ -245,39 +103,6 @@ func (average) Result(acc avgAcc) float64                { return acc.sum / floa
 func (average) Merge(a, b avgAcc) avgAcc                 { return avgAcc{a.sum + b.sum, a.n + b.n} }
 func (a average) String() string                         { return "average" }
 func (average) unused(avgAcc) (_ keyspace.KeyGroupRange) { return }
-
-func TestAggregatingState(t *testing.T) {
-	s := fullStore[string]()
-	created := 0
-	avg := must(keyspace.NewAggregatingState(s, "avg", keyspace.AggregateFunction[int, avgAcc, float64](average{&created})))
-
-	s.SetCurrentKey("k", 1)
-	if v, ok := avg.Get(); ok || v != 0 {
-		t.Fatalf("absent Get = %v, %v", v, ok)
-	}
-	avg.Add(1)
-	avg.Add(2)
-	avg.Add(6)
-	if v, ok := avg.Get(); !ok || v != 3 {
-		t.Errorf("Get = %v, %v; want 3, true", v, ok)
-	}
-	if created != 1 {
-		t.Errorf("%d accumulators created for one key, want 1", created)
-	}
-	s.SetCurrentKey("j", 2)
-	avg.Add(10)
-	if v, _ := avg.Get(); v != 10 || created != 2 {
-		t.Errorf("second key: Get = %v with %d accumulators; want 10 with 2", v, created)
-	}
-	avg.Clear()
-	if _, ok := avg.Get(); ok {
-		t.Error("Get after Clear: present")
-	}
-	s.SetCurrentKey("k", 1)
-	if v, _ := avg.Get(); v != 3 {
-		t.Errorf("clearing j changed k: %v", v)
-	}
-}
 
 func TestRegistrationIsIdempotent(t *testing.T) {
 	s := fullStore[string]()

@@ -165,8 +165,6 @@ type Stream[T any] struct {
 	keyHash      any
 }
 
-func (s Stream[T]) valid() bool { return s.node != nil }
-
 func (s Stream[T]) job() *Job { return s.node.owner }
 
 // Name sets the name of the operator that produces the stream.

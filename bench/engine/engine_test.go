@@ -34,6 +34,28 @@ func cpuTime() time.Duration {
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
+// variant is one side of a comparison: it processes n records and returns
+// a checksum of what it computed.
+type variant struct {
+	name string
+	run  func(b *testing.B, n int) int64
+}
+
+// compare runs every variant as a sub-benchmark, measuring it, and fails
+// when its checksum differs from want(b.N).
+func compare(b *testing.B, want func(n int) int64, variants ...variant) {
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			expected := want(b.N)
+			var got int64
+			measure(b, func() { got = v.run(b, b.N) })
+			if got != expected {
+				b.Fatalf("%s computed %d, want %d", v.name, got, expected)
+			}
+		})
+	}
+}
+
 // measure runs fn and reports wall and CPU nanoseconds per record.
 func measure(b *testing.B, fn func()) {
 	cpu := cpuTime()
@@ -141,23 +163,10 @@ func floePipeline(b *testing.B, n int, chaining bool) int64 {
 
 // BenchmarkPipeline: source → map → filter → sink at parallelism 1.
 func BenchmarkPipeline(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		run  func(b *testing.B, n int) int64
-	}{
-		{"chan", func(_ *testing.B, n int) int64 { return chanPipeline(n) }},
-		{"floe-chained", func(b *testing.B, n int) int64 { return floePipeline(b, n, true) }},
-		{"floe-unchained", func(b *testing.B, n int) int64 { return floePipeline(b, n, false) }},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			want := expectedSum(b.N)
-			var got int64
-			measure(b, func() { got = bc.run(b, b.N) })
-			if got != want {
-				b.Fatalf("sum %d, want %d", got, want)
-			}
-		})
-	}
+	compare(b, expectedSum,
+		variant{"chan", func(_ *testing.B, n int) int64 { return chanPipeline(n) }},
+		variant{"floe-chained", func(b *testing.B, n int) int64 { return floePipeline(b, n, true) }},
+		variant{"floe-unchained", func(b *testing.B, n int) int64 { return floePipeline(b, n, false) }})
 }
 
 // chanKeyed is the baseline of the keyed exchange: two producers route each
@@ -280,24 +289,12 @@ func BenchmarkKeyedExchange(b *testing.B) {
 		var sum int64
 		return func(v int64) { sum += v }, func() int64 { return sum }
 	}
-	for _, bc := range []struct {
-		name string
-		run  func(b *testing.B, n int) int64
-	}{
-		{"chan", func(_ *testing.B, n int) int64 { return chanKeyed(n, hash, summer) }},
-		{"floe", func(b *testing.B, n int) int64 {
+	compare(b, func(n int) int64 { return int64(n) * int64(n-1) / 2 },
+		variant{"chan", func(_ *testing.B, n int) int64 { return chanKeyed(n, hash, summer) }},
+		variant{"floe", func(b *testing.B, n int) int64 {
 			var r atomic.Int64
 			return keyedJob(b, n, &keySummer{result: &r}, &r)
-		}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			var got int64
-			measure(b, func() { got = bc.run(b, b.N) })
-			if want := int64(b.N) * int64(b.N-1) / 2; got != want {
-				b.Fatalf("sum %d, want %d", got, want)
-			}
-		})
-	}
+		}})
 }
 
 // BenchmarkKeyedCount: the same exchange into a count per key, kept in a Go
@@ -311,22 +308,10 @@ func BenchmarkKeyedCount(b *testing.B) {
 		counts := map[int64]int64{}
 		return func(v int64) { counts[keyOf(v)]++ }, func() int64 { return int64(len(counts)) }
 	}
-	for _, bc := range []struct {
-		name string
-		run  func(b *testing.B, n int) int64
-	}{
-		{"chan", func(_ *testing.B, n int) int64 { return chanKeyed(n, hash, counter) }},
-		{"floe", func(b *testing.B, n int) int64 {
+	compare(b, func(n int) int64 { return int64(min(n, keys)) },
+		variant{"chan", func(_ *testing.B, n int) int64 { return chanKeyed(n, hash, counter) }},
+		variant{"floe", func(b *testing.B, n int) int64 {
 			var r atomic.Int64
 			return keyedJob(b, n, &keyCounter{result: &r}, &r)
-		}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			var got int64
-			measure(b, func() { got = bc.run(b, b.N) })
-			if want := int64(min(b.N, keys)); got != want {
-				b.Fatalf("%d keys counted, want %d", got, want)
-			}
-		})
-	}
+		}})
 }

@@ -90,19 +90,7 @@ func floeWindowCount(b *testing.B, n int) int64 {
 // BenchmarkTumblingWindowCount: a count per key in tumbling event-time
 // windows at parallelism 1, against a loop with a map per window.
 func BenchmarkTumblingWindowCount(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		run  func(b *testing.B, n int) int64
-	}{
-		{"hand-loop", func(_ *testing.B, n int) int64 { return handWindowCount(n) }},
-		{"floe", floeWindowCount},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			var got int64
-			measure(b, func() { got = bc.run(b, b.N) })
-			if got != int64(b.N) {
-				b.Fatalf("counted %d records, want %d", got, b.N)
-			}
-		})
-	}
+	compare(b, func(n int) int64 { return int64(n) },
+		variant{"hand-loop", func(_ *testing.B, n int) int64 { return handWindowCount(n) }},
+		variant{"floe", floeWindowCount})
 }
