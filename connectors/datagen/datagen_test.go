@@ -230,7 +230,7 @@ func TestGenerateUnboundedEndsBeforeOverflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd := r.(*reader[int64])
-	rd.next = math.MaxInt64 - 4 // odd, as subtask 1 of 2 emits
+	rd.parts[0].next = math.MaxInt64 - 4 // odd, as subtask 1 of 2 emits
 	got, st := pollOnce(t, r, 10)
 	if want := []int64{math.MaxInt64 - 4, math.MaxInt64 - 2, math.MaxInt64}; !slices.Equal(got, want) || st != connectors.EndOfInput {
 		t.Errorf("got %v %v, want %v end-of-input", got, st, want)

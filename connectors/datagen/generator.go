@@ -10,8 +10,9 @@ import (
 )
 
 // Generator is a source that emits fn(index) for a range of indices,
-// optionally at a fixed total rate. It implements connectors.Source and
-// connectors.Validator. Build one with Generate; a Generator holds no per-run
+// optionally at a fixed total rate. It implements connectors.Source,
+// connectors.RestorableSource (its readers are connectors.CheckpointedReaders)
+// and connectors.Validator. Build one with Generate; a Generator holds no per-run
 // state and is not changed by reading it, so it can serve any number of runs.
 type Generator[T any] struct {
 	count       int64
@@ -88,8 +89,8 @@ func (g *Generator[T]) Validate() error {
 	return nil
 }
 
-// Reader opens subtask info.Index's share of the indices. It fails if the
-// generator is not valid.
+// Reader opens subtask info.Index's share of the indices: one split, named
+// share-<index>-of-<parallelism>. It fails if the generator is not valid.
 func (g *Generator[T]) Reader(info connectors.SubtaskInfo) (connectors.SourceReader[T], error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
@@ -97,25 +98,63 @@ func (g *Generator[T]) Reader(info connectors.SubtaskInfo) (connectors.SourceRea
 	if err := info.Validate(); err != nil {
 		return nil, err
 	}
+	var parts []part
+	name := partName(info.Index, info.Parallelism)
+	switch {
+	case g.count < 0:
+		parts = []part{{name: name, next: uint64(info.Index), last: maxIndex, step: uint64(info.Parallelism)}}
+	case g.count == 0:
+	case g.interleaved:
+		if uint64(info.Index) < uint64(g.count) {
+			parts = []part{{name: name, next: uint64(info.Index), last: uint64(g.count) - 1, step: uint64(info.Parallelism)}}
+		}
+	default:
+		if first, last, ok := share(uint64(g.count)-1, info.Parallelism, info.Index); ok {
+			parts = []part{{name: name, next: first, last: last, step: 1}}
+		}
+	}
+	return g.newReader(info, parts)
+}
+
+// RestoreReader opens a reader of subtask info that emits exactly the
+// indices left in splits, positions that SnapshotSplits of this generator's
+// readers returned at any parallelism. It merges the splits in index order,
+// so that splits of interleaved and unbounded generators advance together.
+// With no split the reader reports EndOfInput at once, even for an unbounded
+// generator: its splits are fixed when the job first starts, and they all
+// went to other subtasks. A rate limit applies as in Reader: the rate divided
+// by info.Parallelism, with a schedule that starts at the first Poll.
+func (g *Generator[T]) RestoreReader(info connectors.SubtaskInfo, splits []connectors.SplitState) (connectors.SourceReader[T], error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	if err := info.Validate(); err != nil {
+		return nil, err
+	}
+	maxLast := maxIndex
+	if g.count >= 0 {
+		if g.count == 0 && len(splits) > 0 {
+			return nil, fmt.Errorf("datagen: %d splits to restore into a generator of no index: restore the job with the source it was checkpointed with", len(splits))
+		}
+		maxLast = uint64(g.count) - 1
+	}
+	parts, err := decodeParts(splits, maxLast)
+	if err != nil {
+		return nil, err
+	}
+	return g.newReader(info, parts)
+}
+
+// newReader returns the reader of subtask info for parts, with the
+// subtask's function and share of the rate.
+func (g *Generator[T]) newReader(info connectors.SubtaskInfo, parts []part) (*reader[T], error) {
 	fn := g.fn
 	if g.perReader != nil {
 		if fn = g.perReader(info); fn == nil {
 			return nil, fmt.Errorf("datagen: the function made for subtask %s is nil", info)
 		}
 	}
-	r := &reader[T]{at: func(off uint64) T { return fn(int64(off)) }}
-	switch {
-	case g.count < 0:
-		r.next, r.last, r.step = uint64(info.Index), maxIndex, uint64(info.Parallelism)
-	case g.count == 0:
-		r.done = true
-	case g.interleaved:
-		r.next, r.last, r.step = uint64(info.Index), uint64(g.count)-1, uint64(info.Parallelism)
-		r.done = r.next > r.last
-	default:
-		first, last, ok := share(uint64(g.count)-1, info.Parallelism, info.Index)
-		r.next, r.last, r.step, r.done = first, last, 1, !ok
-	}
+	r := &reader[T]{at: func(off uint64) T { return fn(int64(off)) }, parts: parts}
 	if g.rate > 0 && !math.IsInf(g.rate, 1) {
 		r.rate = &schedule{perSecond: g.rate / float64(info.Parallelism), now: g.now}
 	}
