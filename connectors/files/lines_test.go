@@ -89,7 +89,7 @@ func readSplitsInOrder(t testing.TB, src *LineSource, p int) []string {
 		if k >= len(plans[i]) {
 			break
 		}
-		r := &lineReader{splits: plans[i][k : k+1]}
+		r := newLineReader(plans[i][k:k+1], nil)
 		for {
 			st, err := r.Poll(out, 1000)
 			if err != nil {
