@@ -101,14 +101,40 @@ func init() {
 			sel := topology.Filter(Bids(events), "auction-mod-123", func(b Bid) bool { return b.Auction%123 == 0 })
 			sinkRows(sel, out, "q2", func(b Bid) Row { return Row{[]Column{{"auction", b.Auction}, {"price", b.Price}}} })
 		}})
+	register(Query{Name: "q3", Description: "local item suggestion: sellers in OR, ID or CA of auctions in category 10",
+		Build: buildQ3})
+	register(Query{Name: "q4", Description: "average price for a category: the mean winning bid of each category's closed auctions",
+		Build: buildQ4})
 	register(Query{Name: "q5", Description: "hot items: the auctions with the most bids in each 10 s window sliding by 2 s",
 		Build: buildQ5})
 	register(Query{Name: "q7", Description: "highest bid: the bids with the top price of each 10 s tumbling window",
 		Build: buildQ7})
 	register(Query{Name: "q8", Description: "new users: people who created an auction in the 10 s window they registered in",
 		Build: buildQ8})
+	register(Query{Name: "q9", Description: "winning bids: each auction with its highest bid placed while it was open",
+		Build: buildQ9})
+	register(Query{Name: "q11", Description: "user sessions: bids per bidder in sessions closed by 10 s without a bid",
+		Build: buildQ11})
+	register(Query{Name: "q12", Description: "processing-time windows: bids per bidder in 10 s tumbling windows of processing time",
+		Build: buildQ12})
+	register(Query{Name: "q14", Description: "calculation: bids of 0.908 × price between 1 M and 50 M, with the time of day and the 'c's of extra",
+		Build: buildQ14})
+	register(Query{Name: "q15", Description: "bidding statistics per day: bids, distinct bidders and auctions, in total and by price rank",
+		Build: buildQ15})
+	register(Query{Name: "q16", Description: "channel statistics per channel and day: q15's figures and the latest minute",
+		Build: buildQ16})
+	register(Query{Name: "q17", Description: "auction statistics per auction and day: bids by price rank, min, max, avg and sum of prices",
+		Build: buildQ17})
+	register(Query{Name: "q18", Description: "last bid of each bidder on each auction",
+		Build: buildQ18})
+	register(Query{Name: "q19", Description: "the 10 highest bids of each auction, with their rank",
+		Build: buildQ19})
 	register(Query{Name: "q20", Description: "expanded bids: bids joined with their auction, for auctions of category 10",
 		Build: buildQ20})
+	register(Query{Name: "q21", Description: "channel id: bids with a channel id from the hot channel's name or the URL",
+		Build: buildQ21})
+	register(Query{Name: "q22", Description: "URL directories: each bid with the first three directories of its URL",
+		Build: buildQ22})
 }
 
 // Q1Price is q1's conversion, 0.908 × price.
@@ -281,16 +307,7 @@ type NewUser struct {
 }
 
 func buildQ8(j *topology.Job, events topology.Stream[Event], out Output) {
-	people := topology.FlatMap(events, "people", func(e Event, out topology.Collector[Person]) {
-		if e.Kind == KindPerson {
-			out.Collect(*e.Person)
-		}
-	})
-	auctions := topology.FlatMap(events, "auctions", func(e Event, out topology.Collector[Auction]) {
-		if e.Kind == KindAuction {
-			out.Collect(*e.Auction)
-		}
-	})
+	people, auctions := People(events), Auctions(events)
 	joined := topology.WindowProcess(topology.Window(topology.KeyBy(
 		topology.Union(
 			topology.Map(people, "tag-people", func(p Person) topology.Either[Person, Auction] {
@@ -336,12 +353,12 @@ type ExpandedBid struct {
 
 func buildQ20(j *topology.Job, events topology.Stream[Event], out Output) {
 	bids := topology.KeyBy(Bids(events), func(b Bid) int64 { return b.Auction })
-	auctions := topology.KeyBy(topology.FlatMap(events, "auctions", func(e Event, out topology.Collector[Auction]) {
-		if e.Kind == KindAuction {
-			out.Collect(*e.Auction)
-		}
-	}), func(a Auction) int64 { return a.ID })
-	joined := topology.KeyedCoProcess(topology.ConnectKeyed(bids, auctions), "join-auction", &bidAuctionJoin{})
+	auctions := topology.KeyBy(Auctions(events), func(a Auction) int64 { return a.ID })
+	joined := topology.KeyedCoProcess(topology.ConnectKeyed(bids, auctions), "join-auction",
+		&uniqueJoin[int64, Bid, Auction, ExpandedBid]{
+			keep: func(a Auction) bool { return a.Category == 10 },
+			join: func(b Bid, a Auction) ExpandedBid { return ExpandedBid{b, a} },
+		})
 	sinkRows(joined, out, "q20", func(x ExpandedBid) Row {
 		b, a := x.Bid, x.Auction
 		return Row{[]Column{{"auction", b.Auction}, {"bidder", b.Bidder}, {"price", b.Price}, {"channel", b.Channel},
@@ -350,49 +367,4 @@ func buildQ20(j *topology.Job, events topology.Stream[Event], out Output) {
 			{"dateTime0", a.DateTime}, {"expires", a.Expires}, {"seller", a.Seller}, {"category", a.Category},
 			{"extra0", a.Extra}}}
 	})
-}
-
-// bidAuctionJoin is q20's regular inner join: an auction of category 10 is
-// kept, bids that come before their auction wait for it; both sides stay
-// for the life of the job, as the SQL join keeps them.
-type bidAuctionJoin struct {
-	auction keyspace.ValueState[Auction]
-	other   keyspace.ValueState[bool] // the auction came, in another category
-	pending keyspace.ListState[Bid]
-}
-
-func (q *bidAuctionJoin) Open(ctx *topology.KeyedContext[int64]) (err error) {
-	if q.auction, err = keyspace.NewValueState[int64, Auction](ctx.State(), "auction"); err != nil {
-		return err
-	}
-	if q.other, err = keyspace.NewValueState[int64, bool](ctx.State(), "other-category"); err != nil {
-		return err
-	}
-	q.pending, err = keyspace.NewListState[int64, Bid](ctx.State(), "pending-bids")
-	return err
-}
-
-func (q *bidAuctionJoin) ProcessElement1(_ *topology.KeyedContext[int64], b Bid, out topology.Collector[ExpandedBid]) error {
-	if a, ok := q.auction.Value(); ok {
-		out.Collect(ExpandedBid{b, a})
-		return nil
-	}
-	if _, other := q.other.Value(); !other {
-		q.pending.Add(b)
-	}
-	return nil
-}
-
-func (q *bidAuctionJoin) ProcessElement2(_ *topology.KeyedContext[int64], a Auction, out topology.Collector[ExpandedBid]) error {
-	if a.Category != 10 {
-		q.other.Update(true)
-		q.pending.Clear()
-		return nil
-	}
-	q.auction.Update(a)
-	for _, b := range q.pending.Get() {
-		out.Collect(ExpandedBid{b, a})
-	}
-	q.pending.Clear()
-	return nil
 }
