@@ -305,6 +305,16 @@ func (g *InputGate) endAlignment() {
 	}
 }
 
+// Abort gives up checkpoint id (the job master aborted it): an alignment
+// of id ends, releasing what it held, and id's barriers still to come are
+// ignored.
+func (g *InputGate) Abort(id int64) {
+	g.floor = max(g.floor, id+1)
+	if g.aligning == id {
+		g.endAlignment()
+	}
+}
+
 // Aligning returns the checkpoint being aligned, 0 when none.
 func (g *InputGate) Aligning() int64 { return g.aligning }
 

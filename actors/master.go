@@ -32,10 +32,13 @@ func (f failFast) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor,
 }
 
 // master is the job master actor: it deploys a job graph as subtask children
-// in phases (spawn all, deploy each, wait for every ack, start), waits for
-// every subtask to finish, and on the first failure or a cancel stops them
-// all. Its result is handed to the run when it has stopped, that is after
-// every subtask has closed its operators.
+// in phases (spawn all, deploy each, wait for every ack, start), runs the
+// checkpoint coordinator, waits for every subtask to finish, and on a
+// failure either restarts every subtask from the latest completed
+// checkpoint under a new attempt number or, when the restart strategy says
+// so (or checkpoints are off), fails the job. Its result is handed to the
+// run when it has stopped, that is after every subtask has closed its
+// operators.
 type master struct {
 	run     *Run
 	graph   *topology.JobGraph
@@ -45,27 +48,38 @@ type master struct {
 	self    *actor.PID
 
 	pids     [][]*actor.PID // by task ID, then subtask index
-	names    map[string]*subtaskRef
 	total    int
 	acked    int
 	finished int
 	result   error
 	ending   bool
-}
 
-type subtaskRef struct {
-	task  *topology.Task
-	index int
+	ck *masterCheckpoints // nil when the run takes no checkpoints
 }
 
 func (m *master) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		m.self = ctx.Self()
+		if m.opts.Checkpoints.enabled() {
+			var err error
+			if m.ck, err = newMasterCheckpoints(m); err != nil {
+				m.end(ctx, err)
+				return
+			}
+		}
 		m.deploy(ctx)
 	case *floepb.DeployAck:
+		if msg.Id.GetAttempt() != m.attempt {
+			return
+		}
 		if msg.Error != "" {
-			m.end(ctx, fmt.Errorf("job %q could not start: %s", m.graph.Name, msg.Error))
+			err := fmt.Errorf("job %q could not start: %s", m.graph.Name, msg.Error)
+			if m.attempt == 1 {
+				m.end(ctx, err) // a configuration error: restarting would fail the same way
+			} else {
+				m.failAttempt(ctx, err)
+			}
 			return
 		}
 		if m.acked++; m.acked == m.total && !m.ending {
@@ -74,19 +88,55 @@ func (m *master) Receive(ctx actor.Context) {
 					ctx.Send(p, &floepb.Start{Attempt: m.attempt})
 				}
 			}
+			if m.ck != nil {
+				m.ck.started(ctx)
+			}
 		}
 	case *floepb.SubtaskFinished:
+		if msg.Id.GetAttempt() != m.attempt {
+			return
+		}
 		if m.finished++; m.finished == m.total {
-			m.end(ctx, nil)
+			var result error
+			if m.ck != nil && m.ck.stopPath != "" {
+				result = fmt.Errorf("job %q %w %s", m.graph.Name, ErrStopped, m.ck.stopPath)
+			}
+			m.end(ctx, result)
 		}
 	case *floepb.SubtaskFailed:
-		m.end(ctx, m.failure(msg.Id, msg.Operator, errors.New(msg.Cause)))
+		if msg.Id.GetAttempt() == m.attempt {
+			m.failAttempt(ctx, m.failure(msg.Id, msg.Operator, errors.New(msg.Cause)))
+		}
 	case *childCrashed:
-		m.end(ctx, fmt.Errorf("job %q failed: subtask %s crashed: %v", m.graph.Name, msg.child.Id, msg.reason))
+		m.failAttempt(ctx, fmt.Errorf("job %q failed: subtask %s crashed: %v", m.graph.Name, msg.child.Id, msg.reason))
 	case *floepb.CancelJob:
 		m.end(ctx, fmt.Errorf("job %q %w: %s", m.graph.Name, ErrCancelled, msg.Reason))
+	case *actor.Terminated:
+		if m.ck != nil && m.ck.restarting && len(ctx.Children()) == 0 {
+			m.ck.scheduleRestart()
+		}
 	case *actor.Stopped:
 		m.run.complete(m.result)
+	default:
+		if m.ck != nil {
+			m.ck.receive(ctx, msg)
+		}
+	}
+}
+
+// failAttempt handles the failure of the current attempt: with checkpoints
+// and restarts left, every subtask is stopped and the job restarts from the
+// latest completed checkpoint; otherwise the job fails with cause.
+func (m *master) failAttempt(ctx actor.Context, cause error) {
+	if m.ending {
+		return
+	}
+	if m.ck == nil {
+		m.end(ctx, cause)
+		return
+	}
+	if ok, err := m.ck.restart(ctx, cause); !ok {
+		m.end(ctx, err)
 	}
 }
 
@@ -133,11 +183,15 @@ func (m *master) end(ctx actor.Context, result error) {
 func (m *master) deploy(ctx actor.Context) {
 	g := m.graph
 	m.pids = make([][]*actor.PID, len(g.Tasks))
+	m.total, m.acked, m.finished = 0, 0, 0
 	for _, t := range g.Tasks {
 		m.pids[t.ID] = make([]*actor.PID, t.Parallelism)
 		for i := range t.Parallelism {
 			st := &subtask{graph: g, task: t, index: i, opts: m.opts, log: m.log,
-				metrics: m.run.metrics[t.ID][i]}
+				metrics: m.run.metrics[t.ID][i], run: m.run}
+			if m.ck != nil {
+				st.ck = m.ck.forSubtask(t, i)
+			}
 			props := actor.PropsFromProducer(func() actor.Actor { return st }, actor.WithDispatcher(m.run.dispatcher))
 			name := fmt.Sprintf("%s/%d/%d/%d", g.Name, m.attempt, t.ID, i)
 			p, err := ctx.SpawnNamed(props, name)

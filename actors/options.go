@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -29,6 +30,9 @@ type Options struct {
 	StateBackend string
 	StateDir     string
 	Pebble       *keyspace.PebbleDB
+	// Checkpoints configures checkpoints, savepoints, restore and failover;
+	// nil runs without (a failure fails the job).
+	Checkpoints *Checkpointing
 }
 
 // Option changes Options.
@@ -58,6 +62,10 @@ func WithPebble(db *keyspace.PebbleDB) Option {
 	return func(o *Options) { o.StateBackend, o.Pebble = "pebble", db }
 }
 
+// WithCheckpointing turns on checkpoints, savepoints, restore and failover
+// as c says.
+func WithCheckpointing(c Checkpointing) Option { return func(o *Options) { o.Checkpoints = &c } }
+
 // WithLogger sets the logger for the runtime and protoactor.
 func WithLogger(l *slog.Logger) Option { return func(o *Options) { o.Logger = l } }
 
@@ -79,6 +87,17 @@ func newOptions(opts []Option) (*Options, error) {
 		return nil, fmt.Errorf("buffer timeout %s: must not be negative", o.BufferTimeout)
 	case o.StateBackend != "" && o.StateBackend != "heap" && o.StateBackend != "pebble":
 		return nil, fmt.Errorf("state backend %q: use heap or pebble", o.StateBackend)
+	}
+	if o.Checkpoints != nil {
+		if err := o.Checkpoints.Config.Validate(); err != nil {
+			return nil, err
+		}
+		if o.Checkpoints.InjectFailures < 0 {
+			return nil, fmt.Errorf("inject failures %d: must not be negative", o.Checkpoints.InjectFailures)
+		}
+		if o.Checkpoints.InjectFailures > 0 && o.Checkpoints.Interval == 0 {
+			return nil, errors.New("injected failures need checkpoints to recover from: set a checkpoint interval")
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -30,6 +30,10 @@ type Run struct {
 	ownedPebble *keyspace.PebbleDB
 	tempState   string
 
+	// writes counts snapshot writes in flight; state closes after them.
+	writes      sync.WaitGroup
+	checkpoints checkpointCounters
+
 	once sync.Once
 	done chan struct{}
 	err  error
@@ -102,6 +106,32 @@ func (r *Run) Wait() error {
 	return r.err
 }
 
+// Checkpoints reads the run's checkpoint counters.
+func (r *Run) Checkpoints() CheckpointStats { return r.checkpoints.stats() }
+
+// Savepoint takes a savepoint now and returns its path once it is complete;
+// the run goes on. The run needs a savepoint directory.
+func (r *Run) Savepoint(ctx context.Context) (string, error) { return r.savepoint(ctx, false) }
+
+// StopWithSavepoint takes a savepoint and, once it is complete and the
+// sinks committed up to it, stops the run; Wait then returns an error
+// wrapping ErrStopped. It returns the savepoint's path, from which the job
+// resumes (Checkpointing.Restore, floe run --from-savepoint).
+func (r *Run) StopWithSavepoint(ctx context.Context) (string, error) { return r.savepoint(ctx, true) }
+
+func (r *Run) savepoint(ctx context.Context, stop bool) (string, error) {
+	req := &savepointReq{stop: stop, reply: make(chan savepointResult, 1)}
+	r.system.Root.Send(r.master, req)
+	select {
+	case res := <-req.reply:
+		return res.path, res.err
+	case <-r.done:
+		return "", fmt.Errorf("the run ended before the savepoint completed: %v", r.err)
+	case <-ctx.Done():
+		return "", context.Cause(ctx)
+	}
+}
+
 // Graph returns the job graph being run.
 func (r *Run) Graph() *topology.JobGraph { return r.graph }
 
@@ -129,6 +159,7 @@ func (r *Run) complete(err error) {
 
 func (r *Run) shutdown() {
 	r.dispatcher.Close()
+	r.writes.Wait() // a Pebble snapshot being written needs the database open
 	if r.owned {
 		r.system.Shutdown()
 	}

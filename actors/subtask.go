@@ -24,6 +24,7 @@ const (
 	phaseDeployed       // operators open, waiting for Start
 	phaseRunning
 	phaseEnding // input ended, end-of-stream queued downstream, waiting for credit to send it
+	phaseEnded  // with checkpoints: end-of-stream sent, waiting for the final checkpoint
 	phaseFinished
 	phaseFailed
 )
@@ -57,6 +58,8 @@ type subtask struct {
 	opts    *Options
 	metrics *SubtaskMetrics
 	log     *slog.Logger
+	run     *Run
+	ck      *subtaskCheckpoints // nil when the run takes no checkpoints
 
 	id     *floepb.SubtaskId
 	root   *actor.RootContext
@@ -99,8 +102,10 @@ func (s *subtask) Receive(ctx actor.Context) {
 	case *floepb.Start:
 		s.onStart()
 	case exchange.Message, *exchange.Credit, *floepb.EndOfStream, *floepb.Watermark, *floepb.WatermarkStatus,
-		*pollTick, *flushTick, *processingTimeTick:
+		*floepb.Barrier, *pollTick, *flushTick, *processingTimeTick:
 		s.work(msg)
+	case *floepb.TriggerCheckpoint, *floepb.CheckpointComplete, *floepb.CheckpointAborted, *floepb.InjectFailure:
+		s.control(msg)
 	case *actor.Stopping:
 		s.closeInstances(s.phase != phaseFinished)
 	}
@@ -155,6 +160,9 @@ func (s *subtask) work(msg any) {
 		s.offer(s.gate.OfferWatermark(int(msg.Channel), msg.Timestamp))
 	case *floepb.WatermarkStatus:
 		s.offer(s.gate.OfferStatus(int(msg.Channel), msg.Idle))
+	case *floepb.Barrier:
+		s.ck.savepoint(msg.Checkpoint, msg.Savepoint)
+		s.offer(s.gate.OfferBarrier(int(msg.Channel), msg.Checkpoint, false))
 	case *processingTimeTick:
 		s.onProcessingTime()
 	case *pollTick:
@@ -306,6 +314,9 @@ func (s *subtask) open(d *floepb.Deploy) (err error) {
 			}
 		}
 		env := s.env(n, k)
+		if err := s.ck.prepare(env, k); err != nil {
+			return err
+		}
 		for tag, cs := range sides {
 			if env.Sides[tag], err = n.Sides[tag].Fanout(cs); err != nil {
 				return err
@@ -326,7 +337,11 @@ func (s *subtask) open(d *floepb.Deploy) (err error) {
 		s.gate = NewInputGate(0)
 		return nil
 	}
-	s.gate = NewInputGate(len(d.Inputs))
+	if s.ck != nil && s.ck.mode == AtLeastOnce {
+		s.gate = NewAtLeastOnceInputGate(len(d.Inputs))
+	} else {
+		s.gate = NewInputGate(len(d.Inputs))
+	}
 	ch := 0
 	for _, e := range s.task.Inputs {
 		for range channelCount(e) {
@@ -368,6 +383,7 @@ func (s *subtask) env(n *topology.Node, k int) *topology.Env {
 		RequestProcessingTime: s.requestProcessingTime,
 		Pebble:                s.opts.Pebble,
 		OperatorUID:           n.UID(),
+		Checkpointing:         s.ck != nil,
 	}
 }
 
@@ -426,6 +442,7 @@ func (s *subtask) poll() {
 	if s.phase != phaseRunning || s.pressure.Blocked() {
 		return // resumed by the credit that unblocks it
 	}
+	s.ck.failIfInjected()
 	before := s.source.Emitted()
 	status, err := s.source.Poll(s.opts.BatchSize)
 	s.metrics.RecordsIn.Add(s.source.Emitted() - before)
@@ -475,6 +492,10 @@ func (s *subtask) drain() {
 			s.propagateIdle(0, ev.Kind == EventIdle)
 		case EventEndOfInput:
 			s.endInput()
+		case EventCheckpoint:
+			s.takeCheckpoint(ev.Checkpoint, s.ck.isSavepoint(ev.Checkpoint), true)
+		case EventCheckpointAborted:
+			// The master aborts it everywhere; a newer barrier follows.
 		}
 	}
 }
@@ -482,6 +503,7 @@ func (s *subtask) drain() {
 // process delivers a batch from record from on; interrupted by back-pressure
 // it remembers where to resume, finished it returns the batch with a credit.
 func (s *subtask) process(ch int, b exchange.Message, from int) {
+	s.ck.failIfInjected()
 	in := &s.inputs[ch]
 	n := in.deliver(b, from)
 	s.metrics.RecordsIn.Add(uint64(n - from))
@@ -543,11 +565,24 @@ func (s *subtask) endInput() {
 	}
 }
 
-// finish closes the operators once every end-of-stream has been sent.
+// finish runs once every end-of-stream has been sent: it closes the
+// operators, or with checkpoints reports the end and waits for the final
+// checkpoint, which commits what the sinks staged.
 func (s *subtask) finish() {
 	s.syncOutputMetrics()
 	s.maintainState()
-	if err := s.closeInstances(false); err != nil {
+	if s.ck != nil {
+		s.phase = phaseEnded
+		s.root.Send(s.master, &floepb.SubtaskEnded{Id: s.id})
+		return
+	}
+	s.close(false)
+}
+
+// close closes the operators (discarding staged output when failed) and
+// reports the subtask finished.
+func (s *subtask) close(failed bool) {
+	if err := s.closeInstances(failed); err != nil {
 		panic(topology.Failure{Err: err})
 	}
 	s.phase = phaseFinished

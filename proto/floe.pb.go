@@ -891,6 +891,521 @@ func (x *CancelJob) GetReason() string {
 	return ""
 }
 
+// Barrier marks checkpoint `checkpoint`'s place in the stream of one input
+// channel: what came before it belongs to the checkpoint, what follows does
+// not. savepoint says where the snapshot goes.
+type Barrier struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attempt       uint32                 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Channel       int32                  `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Checkpoint    int64                  `protobuf:"varint,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Savepoint     bool                   `protobuf:"varint,4,opt,name=savepoint,proto3" json:"savepoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Barrier) Reset() {
+	*x = Barrier{}
+	mi := &file_proto_floe_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Barrier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Barrier) ProtoMessage() {}
+
+func (x *Barrier) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_floe_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Barrier.ProtoReflect.Descriptor instead.
+func (*Barrier) Descriptor() ([]byte, []int) {
+	return file_proto_floe_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Barrier) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *Barrier) GetChannel() int32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *Barrier) GetCheckpoint() int64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+func (x *Barrier) GetSavepoint() bool {
+	if x != nil {
+		return x.Savepoint
+	}
+	return false
+}
+
+// TriggerCheckpoint asks a source subtask to record its position and emit
+// the barrier, or a subtask whose input ended to snapshot as it is.
+type TriggerCheckpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attempt       uint32                 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Checkpoint    int64                  `protobuf:"varint,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Savepoint     bool                   `protobuf:"varint,3,opt,name=savepoint,proto3" json:"savepoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TriggerCheckpoint) Reset() {
+	*x = TriggerCheckpoint{}
+	mi := &file_proto_floe_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerCheckpoint) ProtoMessage() {}
+
+func (x *TriggerCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_floe_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerCheckpoint.ProtoReflect.Descriptor instead.
+func (*TriggerCheckpoint) Descriptor() ([]byte, []int) {
+	return file_proto_floe_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *TriggerCheckpoint) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *TriggerCheckpoint) GetCheckpoint() int64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+func (x *TriggerCheckpoint) GetSavepoint() bool {
+	if x != nil {
+		return x.Savepoint
+	}
+	return false
+}
+
+// OperatorSnapshot lists the files one operator of a subtask wrote for a
+// checkpoint, under <operator-uid>/<subtask>/ in checkpoint storage.
+type OperatorSnapshot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uid           string                 `protobuf:"bytes,1,opt,name=uid,proto3" json:"uid,omitempty"`
+	Files         []string               `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
+	Bytes         int64                  `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OperatorSnapshot) Reset() {
+	*x = OperatorSnapshot{}
+	mi := &file_proto_floe_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperatorSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperatorSnapshot) ProtoMessage() {}
+
+func (x *OperatorSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_floe_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperatorSnapshot.ProtoReflect.Descriptor instead.
+func (*OperatorSnapshot) Descriptor() ([]byte, []int) {
+	return file_proto_floe_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *OperatorSnapshot) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+func (x *OperatorSnapshot) GetFiles() []string {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *OperatorSnapshot) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+// CheckpointAck reports that a subtask's snapshot for a checkpoint is
+// durably written (error empty) or why it could not be (the checkpoint is
+// then declined and aborted).
+type CheckpointAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            *SubtaskId             `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Checkpoint    int64                  `protobuf:"varint,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Operators     []*OperatorSnapshot    `protobuf:"bytes,3,rep,name=operators,proto3" json:"operators,omitempty"`
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	SyncNanos     int64                  `protobuf:"varint,5,opt,name=sync_nanos,json=syncNanos,proto3" json:"sync_nanos,omitempty"`    // the synchronous part: capture and barrier
+	AsyncNanos    int64                  `protobuf:"varint,6,opt,name=async_nanos,json=asyncNanos,proto3" json:"async_nanos,omitempty"` // writing and syncing the files
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointAck) Reset() {
+	*x = CheckpointAck{}
+	mi := &file_proto_floe_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointAck) ProtoMessage() {}
+
+func (x *CheckpointAck) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_floe_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointAck.ProtoReflect.Descriptor instead.
+func (*CheckpointAck) Descriptor() ([]byte, []int) {
+	return file_proto_floe_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CheckpointAck) GetId() *SubtaskId {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *CheckpointAck) GetCheckpoint() int64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+func (x *CheckpointAck) GetOperators() []*OperatorSnapshot {
+	if x != nil {
+		return x.Operators
+	}
+	return nil
+}
+
+func (x *CheckpointAck) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *CheckpointAck) GetSyncNanos() int64 {
+	if x != nil {
+		return x.SyncNanos
+	}
+	return 0
+}
+
+func (x *CheckpointAck) GetAsyncNanos() int64 {
+	if x != nil {
+		return x.AsyncNanos
+	}
+	return 0
+}
+
+// CheckpointComplete tells a subtask that a checkpoint is complete (its
+// metadata is written): sinks commit what they staged for it. With finish,
+// the subtask's input has ended and it closes after committing.
+type CheckpointComplete struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attempt       uint32                 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Checkpoint    int64                  `protobuf:"varint,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Finish        bool                   `protobuf:"varint,3,opt,name=finish,proto3" json:"finish,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointComplete) Reset() {
+	*x = CheckpointComplete{}
+	mi := &file_proto_floe_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointComplete) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointComplete) ProtoMessage() {}
+
+func (x *CheckpointComplete) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_floe_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointComplete.ProtoReflect.Descriptor instead.
+func (*CheckpointComplete) Descriptor() ([]byte, []int) {
+	return file_proto_floe_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CheckpointComplete) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *CheckpointComplete) GetCheckpoint() int64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+func (x *CheckpointComplete) GetFinish() bool {
+	if x != nil {
+		return x.Finish
+	}
+	return false
+}
+
+// CheckpointAborted tells a subtask to give up a checkpoint.
+type CheckpointAborted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attempt       uint32                 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Checkpoint    int64                  `protobuf:"varint,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointAborted) Reset() {
+	*x = CheckpointAborted{}
+	mi := &file_proto_floe_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointAborted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointAborted) ProtoMessage() {}
+
+func (x *CheckpointAborted) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_floe_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointAborted.ProtoReflect.Descriptor instead.
+func (*CheckpointAborted) Descriptor() ([]byte, []int) {
+	return file_proto_floe_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CheckpointAborted) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *CheckpointAborted) GetCheckpoint() int64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+func (x *CheckpointAborted) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// SubtaskEnded reports, in a run with checkpoints, that a subtask ended its
+// input and sent end-of-stream downstream; it waits for the final
+// checkpoint before it closes.
+type SubtaskEnded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            *SubtaskId             `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubtaskEnded) Reset() {
+	*x = SubtaskEnded{}
+	mi := &file_proto_floe_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubtaskEnded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubtaskEnded) ProtoMessage() {}
+
+func (x *SubtaskEnded) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_floe_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubtaskEnded.ProtoReflect.Descriptor instead.
+func (*SubtaskEnded) Descriptor() ([]byte, []int) {
+	return file_proto_floe_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SubtaskEnded) GetId() *SubtaskId {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+// InjectFailure makes a subtask panic while processing one of its next
+// records (built-in fault injection).
+type InjectFailure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attempt       uint32                 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Record        int32                  `protobuf:"varint,2,opt,name=record,proto3" json:"record,omitempty"` // which record of the next batch
+	Number        int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"` // the failure's number, for the message
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InjectFailure) Reset() {
+	*x = InjectFailure{}
+	mi := &file_proto_floe_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InjectFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InjectFailure) ProtoMessage() {}
+
+func (x *InjectFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_floe_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InjectFailure.ProtoReflect.Descriptor instead.
+func (*InjectFailure) Descriptor() ([]byte, []int) {
+	return file_proto_floe_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *InjectFailure) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *InjectFailure) GetRecord() int32 {
+	if x != nil {
+		return x.Record
+	}
+	return 0
+}
+
+func (x *InjectFailure) GetNumber() int32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
 var File_proto_floe_proto protoreflect.FileDescriptor
 
 const file_proto_floe_proto_rawDesc = "" +
@@ -948,7 +1463,53 @@ const file_proto_floe_proto_rawDesc = "" +
 	"\boperator\x18\x02 \x01(\tR\boperator\x12\x14\n" +
 	"\x05cause\x18\x03 \x01(\tR\x05cause\"#\n" +
 	"\tCancelJob\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reasonB)Z'github.com/floestream/floe/proto;floepbb\x06proto3"
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"{\n" +
+	"\aBarrier\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\rR\aattempt\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\x05R\achannel\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x03 \x01(\x03R\n" +
+	"checkpoint\x12\x1c\n" +
+	"\tsavepoint\x18\x04 \x01(\bR\tsavepoint\"k\n" +
+	"\x11TriggerCheckpoint\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\rR\aattempt\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x02 \x01(\x03R\n" +
+	"checkpoint\x12\x1c\n" +
+	"\tsavepoint\x18\x03 \x01(\bR\tsavepoint\"P\n" +
+	"\x10OperatorSnapshot\x12\x10\n" +
+	"\x03uid\x18\x01 \x01(\tR\x03uid\x12\x14\n" +
+	"\x05files\x18\x02 \x03(\tR\x05files\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\"\xe2\x01\n" +
+	"\rCheckpointAck\x12\"\n" +
+	"\x02id\x18\x01 \x01(\v2\x12.floe.v1.SubtaskIdR\x02id\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x02 \x01(\x03R\n" +
+	"checkpoint\x127\n" +
+	"\toperators\x18\x03 \x03(\v2\x19.floe.v1.OperatorSnapshotR\toperators\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x1d\n" +
+	"\n" +
+	"sync_nanos\x18\x05 \x01(\x03R\tsyncNanos\x12\x1f\n" +
+	"\vasync_nanos\x18\x06 \x01(\x03R\n" +
+	"asyncNanos\"f\n" +
+	"\x12CheckpointComplete\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\rR\aattempt\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x02 \x01(\x03R\n" +
+	"checkpoint\x12\x16\n" +
+	"\x06finish\x18\x03 \x01(\bR\x06finish\"e\n" +
+	"\x11CheckpointAborted\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\rR\aattempt\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x02 \x01(\x03R\n" +
+	"checkpoint\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"2\n" +
+	"\fSubtaskEnded\x12\"\n" +
+	"\x02id\x18\x01 \x01(\v2\x12.floe.v1.SubtaskIdR\x02id\"Y\n" +
+	"\rInjectFailure\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\rR\aattempt\x12\x16\n" +
+	"\x06record\x18\x02 \x01(\x05R\x06record\x12\x16\n" +
+	"\x06number\x18\x03 \x01(\x05R\x06numberB)Z'github.com/floestream/floe/proto;floepbb\x06proto3"
 
 var (
 	file_proto_floe_proto_rawDescOnce sync.Once
@@ -962,39 +1523,50 @@ func file_proto_floe_proto_rawDescGZIP() []byte {
 	return file_proto_floe_proto_rawDescData
 }
 
-var file_proto_floe_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_proto_floe_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_proto_floe_proto_goTypes = []any{
-	(*SubtaskId)(nil),       // 0: floe.v1.SubtaskId
-	(*PIDRef)(nil),          // 1: floe.v1.PIDRef
-	(*RecordBatch)(nil),     // 2: floe.v1.RecordBatch
-	(*Credit)(nil),          // 3: floe.v1.Credit
-	(*Watermark)(nil),       // 4: floe.v1.Watermark
-	(*WatermarkStatus)(nil), // 5: floe.v1.WatermarkStatus
-	(*EndOfStream)(nil),     // 6: floe.v1.EndOfStream
-	(*Output)(nil),          // 7: floe.v1.Output
-	(*InputChannel)(nil),    // 8: floe.v1.InputChannel
-	(*Deploy)(nil),          // 9: floe.v1.Deploy
-	(*DeployAck)(nil),       // 10: floe.v1.DeployAck
-	(*Start)(nil),           // 11: floe.v1.Start
-	(*SubtaskFinished)(nil), // 12: floe.v1.SubtaskFinished
-	(*SubtaskFailed)(nil),   // 13: floe.v1.SubtaskFailed
-	(*CancelJob)(nil),       // 14: floe.v1.CancelJob
+	(*SubtaskId)(nil),          // 0: floe.v1.SubtaskId
+	(*PIDRef)(nil),             // 1: floe.v1.PIDRef
+	(*RecordBatch)(nil),        // 2: floe.v1.RecordBatch
+	(*Credit)(nil),             // 3: floe.v1.Credit
+	(*Watermark)(nil),          // 4: floe.v1.Watermark
+	(*WatermarkStatus)(nil),    // 5: floe.v1.WatermarkStatus
+	(*EndOfStream)(nil),        // 6: floe.v1.EndOfStream
+	(*Output)(nil),             // 7: floe.v1.Output
+	(*InputChannel)(nil),       // 8: floe.v1.InputChannel
+	(*Deploy)(nil),             // 9: floe.v1.Deploy
+	(*DeployAck)(nil),          // 10: floe.v1.DeployAck
+	(*Start)(nil),              // 11: floe.v1.Start
+	(*SubtaskFinished)(nil),    // 12: floe.v1.SubtaskFinished
+	(*SubtaskFailed)(nil),      // 13: floe.v1.SubtaskFailed
+	(*CancelJob)(nil),          // 14: floe.v1.CancelJob
+	(*Barrier)(nil),            // 15: floe.v1.Barrier
+	(*TriggerCheckpoint)(nil),  // 16: floe.v1.TriggerCheckpoint
+	(*OperatorSnapshot)(nil),   // 17: floe.v1.OperatorSnapshot
+	(*CheckpointAck)(nil),      // 18: floe.v1.CheckpointAck
+	(*CheckpointComplete)(nil), // 19: floe.v1.CheckpointComplete
+	(*CheckpointAborted)(nil),  // 20: floe.v1.CheckpointAborted
+	(*SubtaskEnded)(nil),       // 21: floe.v1.SubtaskEnded
+	(*InjectFailure)(nil),      // 22: floe.v1.InjectFailure
 }
 var file_proto_floe_proto_depIdxs = []int32{
-	1, // 0: floe.v1.Output.targets:type_name -> floe.v1.PIDRef
-	1, // 1: floe.v1.InputChannel.sender:type_name -> floe.v1.PIDRef
-	0, // 2: floe.v1.Deploy.id:type_name -> floe.v1.SubtaskId
-	1, // 3: floe.v1.Deploy.master:type_name -> floe.v1.PIDRef
-	7, // 4: floe.v1.Deploy.outputs:type_name -> floe.v1.Output
-	8, // 5: floe.v1.Deploy.inputs:type_name -> floe.v1.InputChannel
-	0, // 6: floe.v1.DeployAck.id:type_name -> floe.v1.SubtaskId
-	0, // 7: floe.v1.SubtaskFinished.id:type_name -> floe.v1.SubtaskId
-	0, // 8: floe.v1.SubtaskFailed.id:type_name -> floe.v1.SubtaskId
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	1,  // 0: floe.v1.Output.targets:type_name -> floe.v1.PIDRef
+	1,  // 1: floe.v1.InputChannel.sender:type_name -> floe.v1.PIDRef
+	0,  // 2: floe.v1.Deploy.id:type_name -> floe.v1.SubtaskId
+	1,  // 3: floe.v1.Deploy.master:type_name -> floe.v1.PIDRef
+	7,  // 4: floe.v1.Deploy.outputs:type_name -> floe.v1.Output
+	8,  // 5: floe.v1.Deploy.inputs:type_name -> floe.v1.InputChannel
+	0,  // 6: floe.v1.DeployAck.id:type_name -> floe.v1.SubtaskId
+	0,  // 7: floe.v1.SubtaskFinished.id:type_name -> floe.v1.SubtaskId
+	0,  // 8: floe.v1.SubtaskFailed.id:type_name -> floe.v1.SubtaskId
+	0,  // 9: floe.v1.CheckpointAck.id:type_name -> floe.v1.SubtaskId
+	17, // 10: floe.v1.CheckpointAck.operators:type_name -> floe.v1.OperatorSnapshot
+	0,  // 11: floe.v1.SubtaskEnded.id:type_name -> floe.v1.SubtaskId
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_proto_floe_proto_init() }
@@ -1008,7 +1580,7 @@ func file_proto_floe_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_floe_proto_rawDesc), len(file_proto_floe_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

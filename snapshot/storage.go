@@ -28,17 +28,33 @@ type Storage interface {
 	Completed(job string) ([]int64, error)
 	// Delete removes a checkpoint, complete or not.
 	Delete(job string, checkpoint int64) error
+	// Path says where a checkpoint is, for messages and for LoadPath.
+	Path(job string, checkpoint int64) string
 }
 
 // MetadataFile is the name of a checkpoint's metadata file.
 const MetadataFile = "_metadata"
 
-// LocalStorage keeps checkpoints in a directory of the local file system.
-type LocalStorage struct{ Root string }
+// LocalStorage keeps checkpoints in a directory of the local file system,
+// checkpoint n of a job in <Root>/<job>/<Prefix><n>.
+type LocalStorage struct {
+	Root   string
+	Prefix string // "chk-" when empty; savepoints use "savepoint-"
+}
+
+func (s LocalStorage) prefix() string {
+	if s.Prefix == "" {
+		return "chk-"
+	}
+	return s.Prefix
+}
 
 func (s LocalStorage) checkpointDir(job string, checkpoint int64) string {
-	return filepath.Join(s.Root, job, fmt.Sprintf("chk-%d", checkpoint))
+	return filepath.Join(s.Root, job, fmt.Sprintf("%s%d", s.prefix(), checkpoint))
 }
+
+// Path returns the directory of a checkpoint.
+func (s LocalStorage) Path(job string, checkpoint int64) string { return s.checkpointDir(job, checkpoint) }
 
 func (s LocalStorage) file(job string, checkpoint int64, uid string, subtask int, name string) string {
 	return filepath.Join(s.checkpointDir(job, checkpoint), uid, strconv.Itoa(subtask), name)
@@ -147,7 +163,7 @@ func (s LocalStorage) Completed(job string) ([]int64, error) {
 	}
 	var ids []int64
 	for _, e := range entries {
-		n, ok := strings.CutPrefix(e.Name(), "chk-")
+		n, ok := strings.CutPrefix(e.Name(), s.prefix())
 		id, err := strconv.ParseInt(n, 10, 64)
 		if !ok || err != nil || !e.IsDir() {
 			continue

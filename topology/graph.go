@@ -288,3 +288,12 @@ func (g *JobGraph) Describe(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// UIDs returns the UIDs of every node of the graph, in node order.
+func (g *JobGraph) UIDs() []string {
+	uids := make([]string, len(g.Nodes))
+	for i, n := range g.Nodes {
+		uids[i] = n.UID()
+	}
+	return uids
+}

@@ -41,6 +41,17 @@ type Env struct {
 	Pebble *keyspace.PebbleDB
 	// OperatorUID is the node's stable identifier (state is found by it).
 	OperatorUID string
+	// Checkpointing says the run takes checkpoints (or savepoints): sources
+	// must record their positions, transactional sinks commit per checkpoint.
+	Checkpointing bool
+	// Restored, when set, holds the node's state in the checkpoint or
+	// savepoint the run resumes from.
+	Restored *Restored
+
+	opState       *keyspace.OperatorStateStore
+	restoredLists map[string]bool
+	snapshotters  []func(checkpoint int64) ([]StatePart, error)
+	listeners     []func(checkpoint int64) error
 }
 
 // StateHolder is implemented by instances with keyed or operator state:
@@ -131,18 +142,23 @@ type Context struct {
 	info      connectors.SubtaskInfo
 	env       *Env
 	watermark int64
-	opState   *keyspace.OperatorStateStore
+	own       *keyspace.OperatorStateStore // without an env (tests)
 }
 
 // OperatorState returns the subtask's operator state (list, union list and
 // broadcast state, not scoped to keys), from which handles are created with
 // keyspace.NewOperatorListState and friends, usually in Open.
 func (c *Context) OperatorState() *keyspace.OperatorStateStore {
-	if c.opState == nil {
-		c.opState = keyspace.NewOperatorStateStore()
+	if c.env != nil {
+		return c.env.OperatorState()
 	}
-	return c.opState
+	if c.own == nil {
+		c.own = keyspace.NewOperatorStateStore()
+	}
+	return c.own
 }
+
+func (c *Context) environment() *Env { return c.env }
 
 func newContext(env *Env) *Context {
 	return &Context{info: env.Info, env: env, watermark: math.MinInt64}

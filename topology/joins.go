@@ -78,12 +78,27 @@ func IntervalJoin[A, B any, K comparable, OUT any](left Keyed[A, K], right Keyed
 		if op.rights, err = keyspace.NewMapState[K, int64, []B](ctx.store, "interval-join-right"); err != nil {
 			return nil, err
 		}
+		if env.Restored != nil || env.Checkpointing {
+			codecs, err := newTimerCodecs[K, bufferRef]()
+			if err != nil {
+				return nil, err
+			}
+			if err := codecs.restore(env, joinTimersPart, op.cleanup); err != nil {
+				return nil, err
+			}
+			env.onSnapshot(func(int64) ([]StatePart, error) {
+				return []StatePart{codecs.snapshot(joinTimersPart, env.KeyGroups, op.cleanup)}, nil
+			})
+		}
 		op.in1 = keyedCoInput[K, A]{ctx: ctx, key: left.key, coInput: coInput[A]{op: &op.call, fn: op.addLeft}}
 		op.in2 = keyedCoInput[K, B]{ctx: ctx, key: right.key, coInput: coInput[B]{op: &op.call, fn: op.addRight}}
 		return op, nil
 	}
 	return Stream[OUT]{node: n}
 }
+
+// joinTimersPart is the part holding an interval join's cleanup timers.
+const joinTimersPart = "join-timers"
 
 // bufferRef names the buffered records of one side at one timestamp, for
 // their cleanup timer.

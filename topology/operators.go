@@ -2,6 +2,7 @@ package topology
 
 import (
 	"errors"
+	"math"
 	"reflect"
 
 	"github.com/floestream/floe/connectors"
@@ -20,7 +21,7 @@ func FromSource[T any](j *Job, name string, src connectors.Source[T]) Stream[T] 
 		n.validate = v.Validate
 	}
 	n.open = func(env *Env, out any) (Instance, error) {
-		r, err := src.Reader(env.Info)
+		r, err := sourceCheckpointing(env, src)
 		if err != nil {
 			return nil, err
 		}
@@ -91,11 +92,22 @@ func Sink[T any](s Stream[T], name string, sink connectors.Sink[T]) SinkStream {
 	}
 	connect(s, n, 0)
 	n.open = func(env *Env, _ any) (Instance, error) {
+		if ts, ok := sink.(connectors.TransactionalSink[T]); ok && env.Checkpointing {
+			t, err := openTransactional(env, ts)
+			if err != nil {
+				return nil, err
+			}
+			return &sinkOp[T]{call: newCall(env, n.ID), w: t.w, abort: t.w.Abort}, nil
+		}
 		w, err := sink.Writer(env.Info)
 		if err != nil {
 			return nil, err
 		}
-		return &sinkOp[T]{call: newCall(env, n.ID), w: w}, nil
+		op := &sinkOp[T]{call: newCall(env, n.ID), w: w}
+		if a, ok := w.(connectors.Aborter); ok {
+			op.abort = a.Abort
+		}
+		return op, nil
 	}
 	return SinkStream{node: n}
 }
@@ -114,7 +126,8 @@ func (s SinkStream) DisableChaining() SinkStream { s.node.chaining = false; retu
 
 type sinkOp[T any] struct {
 	call
-	w connectors.SinkWriter[T]
+	w     connectors.SinkWriter[T]
+	abort func() error // discards what was staged, after a failure; nil if it cannot
 }
 
 func (s *sinkOp[T]) Input(int) any { return connectors.Collector[T](s) }
@@ -136,8 +149,8 @@ func (s *sinkOp[T]) CollectBatch(records []T) {
 }
 func (s *sinkOp[T]) EndInput() error { return s.w.Flush() }
 func (s *sinkOp[T]) Close(failed bool) error {
-	if a, ok := s.w.(connectors.Aborter); ok && failed {
-		return a.Abort()
+	if failed && s.abort != nil {
+		return s.abort()
 	}
 	return s.w.Close()
 }
@@ -338,6 +351,9 @@ func Process[T, U any](s Stream[T], name string, fn ProcessFunction[T, U]) Strea
 }
 
 func lifecycleOpen[C any](c *call, fn any, ctx C) error {
+	if e, ok := any(ctx).(interface{ environment() *Env }); ok {
+		registerHook(e.environment(), fn)
+	}
 	if o, ok := fn.(Opener[C]); ok {
 		p := c.enter()
 		defer c.leave(p)
@@ -499,7 +515,45 @@ func newKeyedContext[K comparable](env *Env, hash func(K) uint64) (*KeyedContext
 	} else {
 		store = keyspace.NewHeapKeyedStore[K](m, env.KeyGroups)
 	}
-	return &KeyedContext[K]{Context: *newContext(env), store: store, hash: hash, group: group}, nil
+	c := &KeyedContext[K]{Context: *newContext(env), store: store, hash: hash, group: group}
+	if err := c.checkpointed(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkpointed restores the context's keyed state and timers, when the run
+// resumes from a snapshot, and makes them part of the node's snapshots.
+func (c *KeyedContext[K]) checkpointed() error {
+	env := c.env
+	if err := restoreKeyed(env, c.store); err != nil {
+		return err
+	}
+	var codecs timerCodecs[K, struct{}]
+	if env.Restored != nil || env.Checkpointing {
+		var err error
+		if codecs, err = newTimerCodecs[K, struct{}](); err != nil {
+			return err
+		}
+	}
+	if env.Restored != nil {
+		q := c.timerQueues()
+		if err := codecs.restore(env, timersPart, q.event, q.processing); err != nil {
+			return err
+		}
+		if next := q.processing.Next(); next != math.MaxInt64 && env.RequestProcessingTime != nil {
+			env.RequestProcessingTime(next)
+		}
+	}
+	env.onSnapshot(func(int64) ([]StatePart, error) {
+		parts, err := snapshotKeyed(c.store)
+		if err != nil || c.timers == nil {
+			return parts, err
+		}
+		return append(parts, codecs.snapshot(timersPart, env.KeyGroups, c.timers.event, c.timers.processing)), nil
+	})
+	return nil
 }
 
 // StateStats reports the size of the keyed state.

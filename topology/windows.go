@@ -3,6 +3,8 @@ package topology
 import (
 	"cmp"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 	"slices"
 	"time"
@@ -238,6 +240,9 @@ func windowOperator[T, ACC, OUT any, K comparable, W timers.Window](w Windowed[T
 			op.byWatermark = op.plainEventTime && w.assigner.EventTime()
 		}
 		op.tctx = &triggerContext[T, ACC, OUT, K, W]{op: op}
+		if err := op.checkpointed(); err != nil {
+			return nil, err
+		}
 		return op, nil
 	})
 	if w.lateTag != "" {
@@ -616,3 +621,117 @@ func (c *triggerContext[T, ACC, OUT, K, W]) AddCount(delta int64) int64 {
 	return n
 }
 func (c *triggerContext[T, ACC, OUT, K, W]) ClearCount() { c.op.counts.remove(c.op.curKey(), c.window) }
+
+// windowTimersPart is the part holding a window operator's timers.
+const windowTimersPart = "window-timers"
+
+// checkpointed restores the operator's timers and window-major table when
+// the run resumes from a snapshot, and makes them part of its snapshots
+// (keyed state is the keyed context's).
+func (o *windowOp[T, ACC, OUT, K, W]) checkpointed() error {
+	env := o.env
+	if env.Restored == nil && !env.Checkpointing {
+		return nil
+	}
+	codecs, err := newTimerCodecs[K, W]()
+	if err != nil {
+		return err
+	}
+	var table windowTableCodec[K, W, ACC]
+	if o.fast != nil {
+		if table, err = newWindowTableCodec[K, W, ACC](); err != nil {
+			return err
+		}
+	}
+	if env.Restored != nil {
+		if err := codecs.restore(env, windowTimersPart, o.eventTimers, o.procTimers); err != nil {
+			return err
+		}
+		if next := o.procTimers.Next(); next != math.MaxInt64 && env.RequestProcessingTime != nil {
+			env.RequestProcessingTime(next)
+		}
+		if o.fast != nil {
+			if err := table.restore(env, o.fast); err != nil {
+				return err
+			}
+		}
+	}
+	env.onSnapshot(func(int64) ([]StatePart, error) {
+		parts := []StatePart{codecs.snapshot(windowTimersPart, env.KeyGroups, o.eventTimers, o.procTimers)}
+		if o.fast != nil {
+			parts = append(parts, table.snapshot(o.fast))
+		}
+		return parts, nil
+	})
+	return nil
+}
+
+// windowTableCodec encodes a window-major table's values per key group.
+type windowTableCodec[K comparable, W comparable, V any] struct {
+	key keyspace.Codec[K]
+	win keyspace.Codec[W]
+	val keyspace.Codec[V]
+}
+
+func newWindowTableCodec[K comparable, W comparable, V any]() (windowTableCodec[K, W, V], error) {
+	var c windowTableCodec[K, W, V]
+	var err error
+	if c.key, err = keyspace.CodecFor[K](); err == nil {
+		if c.win, err = keyspace.CodecFor[W](); err == nil {
+			c.val, err = keyspace.CodecFor[V]()
+		}
+	}
+	if err != nil {
+		return c, fmt.Errorf("window contents cannot be checkpointed: %w", err)
+	}
+	return c, nil
+}
+
+// snapshot encodes every live value of t, with its window's fired flag.
+func (c windowTableCodec[K, W, V]) snapshot(t *windowMajor[K, W, V]) StatePart {
+	g := keyspace.NewGroupedEntries(4)
+	var key, win, val []byte
+	for w, wk := range t.byWindow {
+		win = c.win.Append(win[:0], w)
+		fired := []byte{0}
+		if wk.fired {
+			fired[0] = 1
+		}
+		for sl := range wk.live() {
+			key = c.key.Append(key[:0], sl.key)
+			val = c.val.Append(val[:0], sl.v)
+			g.Add(int(sl.group), key, win, val, fired)
+		}
+	}
+	data := g.Bytes()
+	return StatePart{Name: windowsPart, Write: func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}}
+}
+
+// restore loads the values of the env's key groups into t.
+func (c windowTableCodec[K, W, V]) restore(env *Env, t *windowMajor[K, W, V]) error {
+	return env.readParts(windowsPart, func(r io.Reader) error {
+		return keyspace.ReadGroupedEntries(r, env.KeyGroups, func(kg int, f [][]byte) error {
+			k, err := c.key.Decode(f[0])
+			if err != nil {
+				return err
+			}
+			w, err := c.win.Decode(f[1])
+			if err != nil {
+				return err
+			}
+			v, err := c.val.Decode(f[2])
+			if err != nil {
+				return err
+			}
+			p, _ := t.ref(k, kg, w)
+			*p = v
+			if f[3][0] == 1 {
+				t.window(w, false).fired = true
+			}
+			return nil
+		})
+	})
+}
