@@ -18,10 +18,10 @@ import (
 const writeBufferSize = 256 << 10
 
 // FileSink writes one '\n'-terminated line per record. It implements
-// connectors.Sink and connectors.Validator. Build one with LineSink or
-// JSONLines.
+// connectors.Sink, connectors.TransactionalSink and connectors.Validator.
+// Build one with LineSink or JSONLines.
 //
-// With a sink parallelism of 1 the output is the file at path. With a
+// In runs without checkpoints (Writer), with a sink parallelism of 1 the output is the file at path. With a
 // parallelism p > 1, path is a directory that holds one file per subtask,
 // part-00000 to part-<p-1> (as Flink's file sinks do); part files left by an
 // earlier run with a higher parallelism are not removed. Missing parent
@@ -34,6 +34,23 @@ const writeBufferSize = 256 << 10
 // destination. A writer also implements Abort, which the runtime calls
 // instead of Close when a run failed or was cancelled: it removes the
 // in-progress file and leaves the destination untouched.
+//
+// In runs with checkpoints (TransactionalWriter) the output is exactly-once:
+// path is always a directory, whatever the parallelism, and each checkpoint
+// adds at most one part file per subtask:
+//
+//	part-<subtask:05d>-<checkpoint:08d>-<token>              committed: the output
+//	.part-<subtask:05d>-<checkpoint:08d>-<token>.inprogress  staged, awaiting Commit
+//	.part-<subtask:05d>-<token>.inprogress                   the open transaction
+//
+// token is 8 random hex digits drawn by each writer instance, so that a
+// restored or rescaled run never reuses an earlier attempt's names. Records
+// go to the open transaction's file, created by the first Write after a
+// PreCommit; PreCommit syncs it and renames it to its staged name; Commit
+// renames the staged file to its part file name. Consumers must read only
+// the names that do not start with '.'. A run that does not restore from a
+// checkpoint adds its part files to those already in the directory: clear it
+// first for an output of that run alone.
 type FileSink[T any] struct {
 	path string
 	// encode appends record, as one '\n'-terminated line, to buf. It must
