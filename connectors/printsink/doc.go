@@ -6,4 +6,7 @@
 // Lines written by the parallel subtasks of one sink never interleave within
 // a line, but their relative order is not defined. The package does no
 // formatting beyond fmt's %v.
+//
+// The print sink is not transactional: a job restored from a checkpoint
+// prints again the records that followed the checkpoint.
 package printsink
