@@ -87,7 +87,10 @@ func ReadGroupedEntries(r io.Reader, rng KeyGroupRange, fn func(kg int, fields [
 	if v := p.byte1(); v != groupedVersion {
 		return fmt.Errorf("read grouped entries: format version %d, this build reads %d", v, groupedVersion)
 	}
-	n := p.count()
+	n := p.uvarint()
+	if n == 0 || n > 64 {
+		return fmt.Errorf("read grouped entries: %d fields per entry is out of range", n)
+	}
 	fields := make([][]byte, n)
 	for p.err == nil {
 		kg := p.uvarint()

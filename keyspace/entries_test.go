@@ -34,6 +34,17 @@ func TestGroupedEntriesKeepTheirRange(t *testing.T) {
 	}
 }
 
+func TestGroupedEntriesEmpty(t *testing.T) {
+	data := keyspace.NewGroupedEntries(4).Bytes()
+	err := keyspace.ReadGroupedEntries(bytes.NewReader(data), keyspace.KeyGroupRange{Start: 0, End: 4}, func(int, [][]byte) error {
+		t.Fatal("an entry in empty entries")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestGroupedEntriesRejectCorruption(t *testing.T) {
 	g := keyspace.NewGroupedEntries(1)
 	g.Add(3, []byte("x"))

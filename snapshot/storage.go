@@ -54,7 +54,9 @@ func (s LocalStorage) checkpointDir(job string, checkpoint int64) string {
 }
 
 // Path returns the directory of a checkpoint.
-func (s LocalStorage) Path(job string, checkpoint int64) string { return s.checkpointDir(job, checkpoint) }
+func (s LocalStorage) Path(job string, checkpoint int64) string {
+	return s.checkpointDir(job, checkpoint)
+}
 
 func (s LocalStorage) file(job string, checkpoint int64, uid string, subtask int, name string) string {
 	return filepath.Join(s.checkpointDir(job, checkpoint), uid, strconv.Itoa(subtask), name)
