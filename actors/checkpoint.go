@@ -95,7 +95,7 @@ func ParseRestartStrategy(s string) (RestartStrategy, error) {
 	default:
 		return bad("unknown kind")
 	}
-	if len(parts) > 2+btoi(r.Kind == "exponential") {
+	if len(parts) > 3+btoi(r.Kind == "exponential") {
 		return bad("too many parameters")
 	}
 	if len(parts) > 1 {

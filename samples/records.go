@@ -8,6 +8,7 @@ import (
 
 	"github.com/floestream/floe/connectors"
 	"github.com/floestream/floe/connectors/files"
+	"github.com/floestream/floe/keyspace"
 	"github.com/floestream/floe/topology"
 )
 
@@ -40,6 +41,26 @@ type lineParser[T any] struct {
 	dlq   bool
 	line  int64
 	bad   int64
+	// position keeps line and bad in checkpoints, so that line numbers go on
+	// counting after a restore.
+	position keyspace.ListState[int64]
+}
+
+// Open restores the line count from the checkpoint the run resumes from.
+func (p *lineParser[T]) Open(ctx *topology.Context) (err error) {
+	if p.position, err = keyspace.NewOperatorListState[int64](ctx.OperatorState(), "parser-position"); err != nil {
+		return err
+	}
+	if v := p.position.Get(); len(v) == 2 {
+		p.line, p.bad = v[0], v[1]
+	}
+	return nil
+}
+
+// SnapshotState records the line count for a checkpoint.
+func (p *lineParser[T]) SnapshotState(int64) error {
+	p.position.Update([]int64{p.line, p.bad})
+	return nil
 }
 
 func (p *lineParser[T]) ProcessElement(ctx *topology.Context, line string, out topology.Collector[T]) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/floestream/floe/connectors"
 	"github.com/floestream/floe/connectors/files"
+	"github.com/floestream/floe/connectors/throttle"
 	"github.com/floestream/floe/keyspace"
 	"github.com/floestream/floe/timers"
 	"github.com/floestream/floe/topology"
@@ -140,8 +141,9 @@ func (countSum) Merge(a, b countSumAcc) countSumAcc {
 
 func setupWindowCount(fs *pflag.FlagSet) topology.Builder {
 	input := fs.String("input", "", "JSON lines {\"key\":…,\"ts\":…,\"value\":…} to read, in file order (required)")
-	output := fs.String("output", "", "file to write one JSON line per window firing to (required)")
+	output := fs.String("output", "", "file to write one JSON line per window firing to (required); with checkpoints, a directory of part files committed at each checkpoint")
 	late := fs.String("late-output", "", "file to write records too late for every window to, unchanged")
+	rate := fs.Float64("rate", 0, "read at most this many input records per second (0: unlimited), so that a run can be stopped and resumed")
 	bad := fs.String("bad-records", "", "file to set unparsable lines aside in, as {\"line\":n,\"reason\":…,\"raw\":…}; without it a bad line fails the job")
 	var cfg WindowCountConfig
 	fs.StringVar(&cfg.Window, "window", "tumbling", "window kind: tumbling, sliding or session")
@@ -162,6 +164,9 @@ func setupWindowCount(fs *pflag.FlagSet) topology.Builder {
 		if *late != "" {
 			lateSink = files.LineSink(*late, func(s string) string { return s })
 		}
-		return WindowCount(j, cfg, files.Lines(*input), files.JSONLines[WindowResult](*output), lateSink, badRecordSink(*bad))
+		if *rate < 0 {
+			return fmt.Errorf("--rate %g: must not be negative", *rate)
+		}
+		return WindowCount(j, cfg, throttle.Source(files.Lines(*input), *rate), files.JSONLines[WindowResult](*output), lateSink, badRecordSink(*bad))
 	}
 }

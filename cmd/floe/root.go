@@ -18,6 +18,7 @@ import (
 
 	"github.com/floestream/floe/actors"
 	"github.com/floestream/floe/keyspace"
+	"github.com/floestream/floe/snapshot"
 	"github.com/floestream/floe/topology"
 )
 
@@ -79,6 +80,20 @@ type jobFlags struct {
 	logFormat      string
 	logLevel       string
 	progress       string
+
+	checkpointInterval time.Duration
+	checkpointTimeout  time.Duration
+	checkpointMinPause time.Duration
+	maxConcurrent      int
+	retained           int
+	checkpointDir      string
+	checkpointMode     string
+	savepointDir       string
+	fromSavepoint      string
+	allowNonRestored   bool
+	restartStrategy    string
+	injectFailures     int
+	failureSeed        uint64
 }
 
 func (f *jobFlags) define(fs *pflag.FlagSet) {
@@ -93,6 +108,59 @@ func (f *jobFlags) define(fs *pflag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.progress, "progress", "auto", "show progress on stderr: auto (when it is a terminal), always or never")
+	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 0, "take a checkpoint this often (exactly-once state and output, failover); 0 turns checkpoints off")
+	fs.DurationVar(&f.checkpointTimeout, "checkpoint-timeout", 10*time.Minute, "abort a checkpoint not complete after this long")
+	fs.DurationVar(&f.checkpointMinPause, "checkpoint-min-pause", 0, "least time between the end of a checkpoint and the start of the next")
+	fs.IntVar(&f.maxConcurrent, "max-concurrent-checkpoints", 1, "checkpoints in flight at once")
+	fs.IntVar(&f.retained, "checkpoints-retained", 1, "completed checkpoints kept; older ones are deleted")
+	fs.StringVar(&f.checkpointDir, "checkpoint-dir", actors.DefaultCheckpointDir, "directory checkpoints are written to (<dir>/<job>/chk-<n>)")
+	fs.StringVar(&f.checkpointMode, "checkpointing-mode", "exactly-once", "exactly-once (align barriers) or at-least-once (do not; replays may repeat records)")
+	fs.StringVar(&f.savepointDir, "savepoint-dir", "", "directory for savepoints; with it, SIGTERM or Ctrl-C stops the job with a savepoint and prints its path")
+	fs.StringVar(&f.fromSavepoint, "from-savepoint", "", "resume from this savepoint or retained checkpoint (the directory printed when it was taken)")
+	fs.BoolVar(&f.allowNonRestored, "allow-non-restored-state", false, "resume even if the savepoint holds state of operators the job no longer has (that state is dropped)")
+	fs.StringVar(&f.restartStrategy, "restart-strategy", "fixed-delay:10:200ms", "after a failure, with checkpoints: none, fixed-delay[:restarts[:delay]] or exponential[:restarts[:initial[:max]]]")
+	fs.IntVar(&f.injectFailures, "inject-failures", 0, "make the run fail at this many pseudo-random points (random subtask, random record) to watch recovery; needs --checkpoint-interval")
+	fs.Uint64Var(&f.failureSeed, "failure-seed", 1, "seed of --inject-failures (also --seed, unless the job has a --seed of its own)")
+}
+
+// checkpointing returns the run's checkpoint options, nil when the run
+// takes no checkpoints and restores none.
+func (f *jobFlags) checkpointing() (*actors.Checkpointing, error) {
+	if f.checkpointInterval == 0 && f.savepointDir == "" && f.fromSavepoint == "" {
+		if f.injectFailures > 0 {
+			return nil, errors.New("--inject-failures needs --checkpoint-interval: without checkpoints a failure fails the job")
+		}
+		return nil, nil
+	}
+	restart, err := actors.ParseRestartStrategy(f.restartStrategy)
+	if err != nil {
+		return nil, fmt.Errorf("--restart-strategy: %w", err)
+	}
+	c := &actors.Checkpointing{
+		Config: snapshot.Config{Interval: f.checkpointInterval, Timeout: f.checkpointTimeout, MinPause: f.checkpointMinPause,
+			MaxConcurrent: f.maxConcurrent, Retained: f.retained},
+		Dir: f.checkpointDir, SavepointDir: f.savepointDir, AllowNonRestoredState: f.allowNonRestored,
+		Restart: restart, InjectFailures: f.injectFailures, FailureSeed: f.failureSeed,
+	}
+	switch f.checkpointMode {
+	case "exactly-once":
+	case "at-least-once":
+		c.Mode = actors.AtLeastOnce
+	default:
+		return nil, fmt.Errorf("--checkpointing-mode %q: use exactly-once or at-least-once", f.checkpointMode)
+	}
+	if err := c.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if f.injectFailures > 0 && f.checkpointInterval == 0 {
+		return nil, errors.New("--inject-failures needs --checkpoint-interval: without checkpoints a failure fails the job")
+	}
+	if f.fromSavepoint != "" {
+		if c.Restore, err = snapshot.LoadPath(f.fromSavepoint); err != nil {
+			return nil, fmt.Errorf("--from-savepoint: %w", err)
+		}
+	}
+	return c, nil
 }
 
 // jobFlagSet declares the common flags and the job's own; it returns the
@@ -102,6 +170,9 @@ func jobFlagSet(cmdName string, d topology.Definition, common *jobFlags) (*pflag
 	fs.SortFlags = false
 	common.define(fs)
 	build := d.Setup(fs)
+	if fs.Lookup("seed") == nil {
+		fs.Uint64Var(&common.failureSeed, "seed", 1, "seed of --inject-failures (same as --failure-seed)")
+	}
 	fs.BoolP("help", "h", false, "show this help")
 	return fs, build
 }

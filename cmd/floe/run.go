@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -38,17 +39,28 @@ func runCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			started := time.Now()
-			r, err := actors.Start(ctx, g,
+			opts := []actors.Option{
 				actors.WithBatchSize(flags.batchSize), actors.WithCredits(flags.credits),
 				actors.WithBufferTimeout(flags.bufferTimeout), actors.WithLogger(log),
-				actors.WithStateBackend(flags.state, flags.stateDir))
+				actors.WithStateBackend(flags.state, flags.stateDir)}
+			ck, err := flags.checkpointing()
 			if err != nil {
 				setExit(cmd, exitUsage)
 				return err
 			}
+			if ck != nil {
+				opts = append(opts, actors.WithCheckpointing(*ck))
+			}
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			started := time.Now()
+			r, err := actors.Start(ctx, g, opts...)
+			if err != nil {
+				setExit(cmd, exitUsage)
+				return err
+			}
+			stopSignals := handleSignals(r, ck != nil && ck.SavepointDir != "", cancel, log)
+			defer stopSignals()
 			if showProgress(flags.progress, cmd.ErrOrStderr()) {
 				go reportProgress(r, cmd.ErrOrStderr())
 			}
@@ -56,6 +68,11 @@ func runCommand() *cobra.Command {
 			read := recordsRead(r)
 			elapsed := time.Since(started)
 			switch {
+			case errors.Is(err, actors.ErrStopped):
+				st := r.Checkpoints()
+				fmt.Fprintf(cmd.OutOrStdout(), "stopped with savepoint %s\n", st.LatestPath)
+				log.Info("job stopped with savepoint", "job", g.Name, "savepoint", st.LatestPath, "records_read", read)
+				return nil
 			case errors.Is(err, actors.ErrCancelled):
 				setExit(cmd, exitCancelled)
 				return err
@@ -68,6 +85,37 @@ func runCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// handleSignals turns SIGINT and SIGTERM into a stop with savepoint when
+// the run has a savepoint directory, and into a cancel otherwise (or at a
+// second signal, or when the savepoint fails).
+func handleSignals(r *actors.Run, savepoint bool, cancel context.CancelCauseFunc, log *slog.Logger) (stop func()) {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		first := true
+		for {
+			select {
+			case s := <-sig:
+				if !first || !savepoint {
+					cancel(fmt.Errorf("%s received", s))
+					return
+				}
+				first = false
+				log.Info("stopping with a savepoint (signal again to cancel)", "signal", s.String())
+				go func() {
+					if _, err := r.StopWithSavepoint(context.Background()); err != nil {
+						log.Error("savepoint failed; cancelling", "error", err)
+						cancel(fmt.Errorf("%s received; savepoint failed: %w", s, err))
+					}
+				}()
+			case <-r.Done():
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(sig) }
 }
 
 // recordsRead sums what the job's sources have read so far.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floestream/floe/connectors"
+	"github.com/floestream/floe/connectors/throttle"
 )
 
 // Generator is a source that emits fn(index) for a range of indices,
@@ -156,35 +157,7 @@ func (g *Generator[T]) newReader(info connectors.SubtaskInfo, parts []part) (*re
 	}
 	r := &reader[T]{at: func(off uint64) T { return fn(int64(off)) }, parts: parts}
 	if g.rate > 0 && !math.IsInf(g.rate, 1) {
-		r.rate = &schedule{perSecond: g.rate / float64(info.Parallelism), now: g.now}
+		r.rate = &throttle.Schedule{PerSecond: g.rate / float64(info.Parallelism), Now: g.now}
 	}
 	return r, nil
-}
-
-// schedule is one reader's rate limit: record k (counting from 0) is due
-// k/perSecond seconds after the first call to allowance.
-type schedule struct {
-	perSecond float64
-	now       func() time.Time
-	start     time.Time
-	started   bool
-	emitted   uint64 // records emitted so far; the reader keeps it current
-}
-
-// allowance returns how many records may be emitted now.
-func (s *schedule) allowance() uint64 {
-	now := s.now()
-	if !s.started {
-		s.start, s.started = now, true
-	}
-	// Records 0..floor(elapsed*perSecond) are due.
-	due := math.Floor(now.Sub(s.start).Seconds()*s.perSecond) + 1
-	if due >= math.MaxUint64/2 {
-		return math.MaxUint64 / 2
-	}
-	d := uint64(max(due, 1))
-	if d <= s.emitted {
-		return 0
-	}
-	return d - s.emitted
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/floestream/floe/connectors"
+	"github.com/floestream/floe/connectors/throttle"
 )
 
 // share returns subtask i's part of the offsets [0, last] cut into p
@@ -101,14 +102,14 @@ func decodeParts(splits []connectors.SplitState, maxLast uint64) ([]part, error)
 // first would starve the others).
 type reader[T any] struct {
 	at    func(offset uint64) T
-	parts []part    // the unfinished parts, in the order given
-	rate  *schedule // nil: no rate limit
+	parts []part             // the unfinished parts, in the order given
+	rate  *throttle.Schedule // nil: no rate limit
 }
 
 func (r *reader[T]) Poll(out connectors.Collector[T], max int) (connectors.Status, error) {
 	n, limited := max, false
 	if r.rate != nil {
-		if allowed := r.rate.allowance(); allowed < uint64(max) {
+		if allowed := r.rate.Allowance(); allowed < uint64(max) {
 			n, limited = int(allowed), true
 		}
 	}
@@ -138,7 +139,7 @@ func (r *reader[T]) Poll(out connectors.Collector[T], max int) (connectors.Statu
 		}
 	}
 	if r.rate != nil {
-		r.rate.emitted += uint64(emitted)
+		r.rate.Emitted(uint64(emitted))
 	}
 	switch {
 	case len(r.parts) == 0:
