@@ -587,8 +587,10 @@ func (o *windowOp[T, ACC, OUT, K, W]) OnProcessingTime(now int64) error {
 	return nil
 }
 
-func (o *windowOp[T, ACC, OUT, K, W]) EndInput() error    { return nil }
-func (o *windowOp[T, ACC, OUT, K, W]) Close(_ bool) error { return nil }
+func (o *windowOp[T, ACC, OUT, K, W]) EndInput() error { return nil }
+
+// Close releases the keyed store (a Pebble store gives its key groups back).
+func (o *windowOp[T, ACC, OUT, K, W]) Close(_ bool) error { return o.ctx.close() }
 
 // triggerContext gives a trigger the timers and counter of one key and
 // window.
@@ -644,6 +646,9 @@ func (o *windowOp[T, ACC, OUT, K, W]) checkpointed() error {
 		}
 	}
 	if env.Restored != nil {
+		if err := o.checkRestoredLayout(); err != nil {
+			return err
+		}
 		if err := codecs.restore(env, windowTimersPart, o.eventTimers, o.procTimers); err != nil {
 			return err
 		}
@@ -663,6 +668,27 @@ func (o *windowOp[T, ACC, OUT, K, W]) checkpointed() error {
 		}
 		return parts, nil
 	})
+	return nil
+}
+
+// checkRestoredLayout refuses a snapshot whose window contents are laid out
+// for the other table: window-major tables (heap state, windows that do not
+// merge) write a "windows" part, key-major ones keep contents in keyed
+// state; restoring one into the other would lose the windows.
+func (o *windowOp[T, ACC, OUT, K, W]) checkRestoredLayout() error {
+	parts, err := o.env.openParts(windowsPart)
+	for _, p := range parts {
+		p.Close()
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.fast != nil && len(parts) == 0:
+		return fmt.Errorf("window operator %q: the snapshot keeps its windows in keyed state (taken with --state pebble or merging windows); restore it with the same state backend", o.env.OperatorUID)
+	case o.fast == nil && len(parts) > 0:
+		return fmt.Errorf("window operator %q: the snapshot keeps its windows in heap tables (taken with --state heap); restore it with the same state backend", o.env.OperatorUID)
+	}
 	return nil
 }
 
