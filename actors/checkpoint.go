@@ -174,6 +174,9 @@ type CheckpointStats struct {
 	LatestPath         string        // where it is
 	LastDuration       time.Duration // trigger to completion
 	MaxSyncPause       time.Duration // the longest synchronous part of one subtask, last checkpoint
+	// Deploy is how long the latest attempt took from spawning its subtasks
+	// to the last one opening its operators — restoring its state included.
+	Deploy time.Duration
 }
 
 type checkpointCounters struct {
@@ -181,11 +184,13 @@ type checkpointCounters struct {
 	latest                       atomic.Int64
 	latestPath                   atomic.Pointer[string]
 	lastDuration, maxSync        atomic.Int64
+	deploy                       atomic.Int64
 }
 
 func (c *checkpointCounters) stats() CheckpointStats {
 	s := CheckpointStats{Completed: c.completed.Load(), Aborted: c.aborted.Load(), Restarts: c.restarts.Load(),
-		Latest: c.latest.Load(), LastDuration: time.Duration(c.lastDuration.Load()), MaxSyncPause: time.Duration(c.maxSync.Load())}
+		Latest: c.latest.Load(), LastDuration: time.Duration(c.lastDuration.Load()), MaxSyncPause: time.Duration(c.maxSync.Load()),
+		Deploy: time.Duration(c.deploy.Load())}
 	if p := c.latestPath.Load(); p != nil {
 		s.LatestPath = *p
 	}

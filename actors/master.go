@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -54,7 +55,8 @@ type master struct {
 	result   error
 	ending   bool
 
-	ck *masterCheckpoints // nil when the run takes no checkpoints
+	ck       *masterCheckpoints // nil when the run takes no checkpoints
+	deployed time.Time          // when the current attempt was spawned
 }
 
 func (m *master) Receive(ctx actor.Context) {
@@ -83,6 +85,7 @@ func (m *master) Receive(ctx actor.Context) {
 			return
 		}
 		if m.acked++; m.acked == m.total && !m.ending {
+			m.run.checkpoints.deploy.Store(int64(time.Since(m.deployed)))
 			for _, row := range m.pids {
 				for _, p := range row {
 					ctx.Send(p, &floepb.Start{Attempt: m.attempt})
@@ -184,6 +187,7 @@ func (m *master) deploy(ctx actor.Context) {
 	g := m.graph
 	m.pids = make([][]*actor.PID, len(g.Tasks))
 	m.total, m.acked, m.finished = 0, 0, 0
+	m.deployed = time.Now()
 	for _, t := range g.Tasks {
 		m.pids[t.ID] = make([]*actor.PID, t.Parallelism)
 		for i := range t.Parallelism {
