@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -272,5 +273,132 @@ func TestStopWithSavepointAndResumeAtAnotherParallelism(t *testing.T) {
 	}
 	if got, want := sink.output(), wantSequence(records, keys); !slices.Equal(got, want) {
 		t.Fatalf("output has %d records after the resume, want %d exactly once", len(got), len(want))
+	}
+}
+
+func TestParseRestartStrategy(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+		err  bool
+	}{
+		{"none", "none", false},
+		{"fixed-delay", "fixed-delay (10 restarts, 200ms apart)", false},
+		{"fixed-delay:3:1s", "fixed-delay (3 restarts, 1s apart)", false},
+		{"exponential:5:100ms:2s", "exponential (5 restarts, 100ms doubling to 2s)", false},
+		{"fixed-delay:3:1s:5s", "", true},
+		{"fixed-delay:-1", "", true},
+		{"none:3", "", true},
+		{"sometimes", "", true},
+		{"exponential:2:soon", "", true},
+	} {
+		r, err := actors.ParseRestartStrategy(tc.in)
+		if (err != nil) != tc.err || (err == nil && r.String() != tc.want) {
+			t.Errorf("%q: %v, %v; want %q (error %v)", tc.in, r, err, tc.want, tc.err)
+		}
+	}
+}
+
+// alwaysFails fails at one record, every time it sees it: restarts cannot help.
+type alwaysFails struct{}
+
+func (alwaysFails) ProcessElement(_ *topology.KeyedContext[int64], e seqEvent, out topology.Collector[string]) error {
+	if e.Key == 3 && e.Seq == 100 {
+		return errors.New("record 3/100 is poison")
+	}
+	out.Collect("ok")
+	return nil
+}
+
+func TestRestartsGiveUpWithTheLastCause(t *testing.T) {
+	j := topology.NewJob("poison", topology.WithParallelism(2))
+	src := datagen.Generate(20000, func(i int64) seqEvent { return seqEvent{Key: i % 8, Seq: i/8 + 1} }).Interleaved()
+	out := topology.KeyedProcess(topology.KeyBy(topology.FromSource(j, "events", src), func(e seqEvent) int64 { return e.Key }),
+		"poisoned", topology.KeyedProcessFunction[int64, seqEvent, string](alwaysFails{}))
+	topology.Sink(out, "out", newTxnStore())
+	r, err := actors.Start(context.Background(), build(t, j), actors.WithCheckpointing(actors.Checkpointing{
+		Config: snapshot.Config{Interval: 20 * time.Millisecond}, Dir: t.TempDir(),
+		Restart: actors.RestartStrategy{Kind: "exponential", MaxRestarts: 2, Delay: time.Millisecond, MaxDelay: 5 * time.Millisecond}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Wait()
+	var opErr *actors.OperatorError
+	if !errors.As(err, &opErr) || !strings.Contains(err.Error(), "poison") || !strings.Contains(err.Error(), "after 2 restarts") {
+		t.Fatalf("run = %v: want the operator's error and that 2 restarts were tried", err)
+	}
+	if n := r.Checkpoints().Restarts; n != 2 {
+		t.Fatalf("%d restarts, want 2", n)
+	}
+}
+
+func TestSavepointNeedsADirectoryAndRestoreMatchesOperators(t *testing.T) {
+	var violations atomic.Int64
+	r, err := actors.Start(context.Background(), build(t, sequenceJob(2, 20000, 8, 20000, &violations, newTxnStore())),
+		actors.WithCheckpointing(actors.Checkpointing{Config: snapshot.Config{Interval: time.Second}, Dir: t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Savepoint(context.Background()); err == nil || !strings.Contains(err.Error(), "--savepoint-dir") {
+		t.Fatalf("savepoint without a directory: %v", err)
+	}
+	r.Cancel("test")
+	r.Wait()
+
+	sp, sink := t.TempDir(), newTxnStore()
+	r, err = actors.Start(context.Background(), build(t, sequenceJob(2, 20000, 8, 20000, &violations, sink)),
+		actors.WithCheckpointing(actors.Checkpointing{Dir: t.TempDir(), SavepointDir: sp}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	path, err := r.Savepoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Wait(); err != nil { // a savepoint does not stop the run
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(path, filepath.Join(sp, "sequence", "savepoint-")) {
+		t.Fatalf("savepoint path %q is not under %s", path, sp)
+	}
+	ck, err := snapshot.LoadPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A job without the "check" operator cannot take its state silently.
+	other := topology.NewJob("sequence", topology.WithParallelism(2))
+	src := datagen.Generate(20000, func(i int64) seqEvent { return seqEvent{Key: i % 8, Seq: i/8 + 1} }).Interleaved()
+	topology.Sink(topology.Map(topology.FromSource(other, "events", src).UID("events"), "fmt", func(e seqEvent) string { return fmt.Sprint(e) }),
+		"out", sink).UID("out")
+	err = actors.Execute(context.Background(), build(t, other), actors.WithCheckpointing(actors.Checkpointing{Dir: t.TempDir(), Restore: ck}))
+	if err == nil || !strings.Contains(err.Error(), `"check"`) || !strings.Contains(err.Error(), "--allow-non-restored-state") {
+		t.Fatalf("restore into a job without the operator: %v", err)
+	}
+	err = actors.Execute(context.Background(), build(t, other), actors.WithCheckpointing(actors.Checkpointing{Dir: t.TempDir(), Restore: ck, AllowNonRestoredState: true}))
+	if err != nil {
+		t.Fatalf("restore allowing non-restored state: %v", err)
+	}
+}
+
+func TestAtLeastOnceModeLosesNothing(t *testing.T) {
+	const records, keys = 20000, 8
+	var violations atomic.Int64
+	sink := newTxnStore()
+	err := actors.Execute(context.Background(), build(t, sequenceJob(2, records, keys, 40000, &violations, sink)),
+		actors.WithCheckpointing(actors.Checkpointing{Config: snapshot.Config{Interval: 30 * time.Millisecond}, Dir: t.TempDir(),
+			Mode: actors.AtLeastOnce, InjectFailures: 3, FailureSeed: 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sink.output()
+	seen := map[string]bool{}
+	for _, r := range got {
+		seen[r] = true
+	}
+	for _, w := range wantSequence(records, keys) {
+		if !seen[w] {
+			t.Fatalf("record %s lost in at-least-once mode", w)
+		}
 	}
 }

@@ -79,6 +79,10 @@ func runGateOn(t *testing.T, g *InputGate, steps []gateStep) {
 			var id int64
 			fmt.Sscanf(s.do[1:], "%d:%d", &ch, &id)
 			err = g.OfferBarrier(ch, id, s.do[0] == 'c')
+		case 'A':
+			var id int64
+			fmt.Sscanf(s.do, "A%d", &id)
+			g.Abort(id)
 		}
 		if (err != nil) != (s.want == "error") {
 			t.Fatalf("step %d (%s): error = %v, want %s", i, s.do, err, s.want)
@@ -180,6 +184,13 @@ func TestInputGateBarriers(t *testing.T) {
 		{"aligned: a channel is held behind its barrier until all have it", 2, false, []gateStep{
 			{"b0", ""}, {"x0:1", ""}, {"b0", ""}, {"w0:7", ""}, {"b1", ""}, {"next", "r0 r1"},
 			{"x1:1", ""}, {"next", "CP1 r0"}, {"w1:9", ""}, {"next", "W7"},
+		}},
+		{"an aborted alignment releases what it held and ignores late barriers", 2, false, []gateStep{
+			{"x0:5", ""}, {"b0", ""}, {"b1", ""}, {"next", "r1"}, {"A5", ""}, {"next", "r0"},
+			{"x1:5", ""}, {"b1", ""}, {"next", "r1"}, {"x0:6", ""}, {"x1:6", ""}, {"next", "CP6"},
+		}},
+		{"aborting a checkpoint before its barriers come skips them", 2, false, []gateStep{
+			{"A3", ""}, {"x0:3", ""}, {"b0", ""}, {"x1:3", ""}, {"next", "r0"},
 		}},
 		{"at least once: records flow past barriers", 2, true, []gateStep{
 			{"x0:1", ""}, {"b0", ""}, {"b1", ""}, {"x1:1", ""}, {"next", "r0 r1 CP1"},
