@@ -85,10 +85,10 @@ func outputLines(t *testing.T, path string) []string {
 
 var windowArgs = []string{"--size", "1s", "--out-of-orderness", "500ms", "--log-level", "warn", "--progress", "never"}
 
-func windowBaseline(t *testing.T, dir, in string) []string {
+func windowBaseline(t *testing.T, dir, in string, extra ...string) []string {
 	t.Helper()
 	out := filepath.Join(dir, "baseline.jsonl")
-	args := append([]string{"run", "windowcount", "--input", in, "--output", out, "-p", "2"}, windowArgs...)
+	args := append(append([]string{"run", "windowcount", "--input", in, "--output", out, "-p", "2"}, windowArgs...), extra...)
 	if code, _, errs := floe(t, args...); code != exitOK {
 		t.Fatalf("baseline run = %d: %s", code, errs)
 	}
@@ -122,6 +122,29 @@ func TestWindowCountUnderInjectedFailuresEqualsFailureFreeRun(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Session windows merge: their contents live in keyed state and fire by
+// timers, both of which the snapshots must carry.
+func TestSessionWindowsUnderInjectedFailures(t *testing.T) {
+	dir := t.TempDir()
+	in := windowInput(t, dir, 20000)
+	session := []string{"--window", "session", "--gap", "200ms"}
+	want := windowBaseline(t, dir, in, session...)
+	out := filepath.Join(dir, "out")
+	args := append(append([]string{"run", "windowcount", "--input", in, "--output", out, "-p", "2",
+		"--checkpoint-interval", "150ms", "--checkpoint-dir", t.TempDir(), "--inject-failures", "6", "--seed", "9",
+		"--rate", "15000"}, windowArgs[:len(windowArgs)-4]...), session...)
+	code, _, errs := floe(t, args...)
+	if code != exitOK {
+		t.Fatalf("run = %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, "restarting job") {
+		t.Fatalf("no restart happened:\n%s", errs)
+	}
+	if got := outputLines(t, out); !slices.Equal(got, want) {
+		t.Fatalf("session output under failures has %d lines, the failure-free run %d", len(got), len(want))
 	}
 }
 
