@@ -3,6 +3,18 @@
 // subtasks in phases, starts them, collects their completion and fails or
 // cancels the whole job when any of them fails.
 //
+// With checkpoints (WithCheckpointing) the job master also runs the
+// checkpoint coordinator (snapshot.Coordinator): it triggers checkpoints at
+// the sources, collects every subtask's acknowledgement, writes the
+// metadata and tells the subtasks a checkpoint is complete; subtasks align
+// barriers in their InputGate, capture their operators' state between
+// batches and write it on a goroutine of their own. A failure stops every
+// subtask of the attempt and restarts them all, under the next attempt
+// number, from the latest complete checkpoint; messages of other attempts
+// are dropped (in one process, actor names carry the attempt, so old
+// subtasks cannot even address new ones). Savepoints, the final checkpoint
+// of bounded input and built-in fault injection live here too.
+//
 // A subtask is a thin shell around pure parts: the InputGate decides what
 // input to process next and when input has ended; exchange writers batch
 // output per channel under credit-based flow control. The subtask never

@@ -9,4 +9,9 @@
 // checkpoints). Storage is an interface so that a shared or object store can
 // replace the local directory, and so that tests can inject faults. Nothing
 // here starts goroutines or talks to actors.
+//
+// Metadata says which files each subtask of each operator wrote; Load and
+// LoadPath open a complete checkpoint or savepoint for a restore, whose
+// Match checks it against the job (max parallelism, operators by UID) and
+// whose OperatorState redistributes operator state to a new parallelism.
 package snapshot
