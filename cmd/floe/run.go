@@ -158,6 +158,9 @@ func reportProgress(r *actors.Run, w io.Writer) {
 		case <-tick.C:
 			read := recordsRead(r)
 			fmt.Fprintf(w, "\r\033[K%s  read %d records (%d/s)", time.Since(start).Round(time.Second), read, read-last)
+			if st := r.Checkpoints(); st.Completed > 0 || st.Restarts > 0 {
+				fmt.Fprintf(w, "  checkpoints %d (last %d, %s)  restarts %d", st.Completed, st.Latest, st.LastDuration.Round(time.Millisecond), st.Restarts)
+			}
 			last = read
 		}
 	}
