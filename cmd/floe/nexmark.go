@@ -66,6 +66,8 @@ func nexmarkBenchCommand() *cobra.Command {
 	cmd.Flags().StringSliceVar(&o.Queries, "queries", nil, "queries to run (default: all)")
 	cmd.Flags().StringVar(&o.State, "state", "heap", "state backend of the floe jobs: heap or pebble")
 	cmd.Flags().StringVar(&results, "results", "", "directory to keep a dated copy of the table in")
+	cmd.Flags().StringSliceVar(&o.Variants, "variants", nexmark.DefaultVariants,
+		"extra rows, <query>:pebble or <query>:ckpt=<interval>; their ratio is to the query's main row")
 	return cmd
 }
 
