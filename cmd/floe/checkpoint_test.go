@@ -99,6 +99,26 @@ func windowBaseline(t *testing.T, dir, in string, extra ...string) []string {
 	return lines
 }
 
+// runUnderFailures runs windowcount with checkpoints and injected failures
+// and checks that its output equals the failure-free run's.
+func runUnderFailures(t *testing.T, in string, want []string, failures string, extra ...string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out")
+	args := append(append([]string{"run", "windowcount", "--input", in, "--output", out,
+		"--checkpoint-interval", "200ms", "--checkpoint-dir", t.TempDir(), "--inject-failures", failures,
+		"--rate", "15000"}, windowArgs[:len(windowArgs)-4]...), extra...)
+	code, _, errs := floe(t, args...)
+	if code != exitOK {
+		t.Fatalf("run = %d: %s", code, errs)
+	}
+	if n := strings.Count(errs, "restarting job"); n < 2 {
+		t.Fatalf("%d restarts: the run should have failed and recovered several times:\n%s", n, errs)
+	}
+	if got := outputLines(t, out); !slices.Equal(got, want) {
+		t.Fatalf("output under failures has %d lines, the failure-free run %d; they must be equal", len(got), len(want))
+	}
+}
+
 func TestWindowCountUnderInjectedFailuresEqualsFailureFreeRun(t *testing.T) {
 	dir := t.TempDir()
 	in := windowInput(t, dir, 20000)
@@ -106,20 +126,7 @@ func TestWindowCountUnderInjectedFailuresEqualsFailureFreeRun(t *testing.T) {
 	for _, state := range []string{"heap", "pebble"} {
 		for _, p := range []string{"1", "4"} {
 			t.Run(state+"/p"+p, func(t *testing.T) {
-				out := filepath.Join(t.TempDir(), "out")
-				args := append([]string{"run", "windowcount", "--input", in, "--output", out, "-p", p, "--state", state,
-					"--checkpoint-interval", "200ms", "--checkpoint-dir", t.TempDir(), "--inject-failures", "10", "--seed", "5",
-					"--rate", "15000", "--log-level", "info"}, windowArgs[:len(windowArgs)-4]...)
-				code, _, errs := floe(t, args...)
-				if code != exitOK {
-					t.Fatalf("run = %d: %s", code, errs)
-				}
-				if n := strings.Count(errs, "restarting job"); n < 2 {
-					t.Fatalf("%d restarts: the run should have failed and recovered several times:\n%s", n, errs)
-				}
-				if got := outputLines(t, out); !slices.Equal(got, want) {
-					t.Fatalf("output under failures has %d lines, the failure-free run %d; they must be equal", len(got), len(want))
-				}
+				runUnderFailures(t, in, want, "10", "-p", p, "--state", state, "--seed", "5")
 			})
 		}
 	}
@@ -132,20 +139,7 @@ func TestSessionWindowsUnderInjectedFailures(t *testing.T) {
 	in := windowInput(t, dir, 20000)
 	session := []string{"--window", "session", "--gap", "200ms"}
 	want := windowBaseline(t, dir, in, session...)
-	out := filepath.Join(dir, "out")
-	args := append(append([]string{"run", "windowcount", "--input", in, "--output", out, "-p", "2",
-		"--checkpoint-interval", "150ms", "--checkpoint-dir", t.TempDir(), "--inject-failures", "6", "--seed", "9",
-		"--rate", "15000"}, windowArgs[:len(windowArgs)-4]...), session...)
-	code, _, errs := floe(t, args...)
-	if code != exitOK {
-		t.Fatalf("run = %d: %s", code, errs)
-	}
-	if !strings.Contains(errs, "restarting job") {
-		t.Fatalf("no restart happened:\n%s", errs)
-	}
-	if got := outputLines(t, out); !slices.Equal(got, want) {
-		t.Fatalf("session output under failures has %d lines, the failure-free run %d", len(got), len(want))
-	}
+	runUnderFailures(t, in, want, "6", append(session, "-p", "2", "--seed", "9")...)
 }
 
 func TestStopWithSavepointAndResumeElsewhere(t *testing.T) {
