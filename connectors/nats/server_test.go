@@ -23,6 +23,7 @@ import (
 // a crash).
 type embedded struct {
 	t    testing.TB
+	sync bool // fsync every write (SyncAlways)
 	dir  string
 	port int
 	srv  *server.Server
@@ -31,7 +32,14 @@ type embedded struct {
 // startEmbedded starts a server on a random port with a fresh store.
 func startEmbedded(t testing.TB) *embedded {
 	t.Helper()
-	e := &embedded{t: t, dir: t.TempDir(), port: -1}
+	return startEmbeddedSync(t, true)
+}
+
+// startEmbeddedSync starts a server that syncs each write or, for
+// benchmarks, leaves syncing to the server's interval.
+func startEmbeddedSync(t testing.TB, sync bool) *embedded {
+	t.Helper()
+	e := &embedded{t: t, dir: t.TempDir(), port: -1, sync: sync}
 	e.start()
 	e.port = e.srv.Addr().(*net.TCPAddr).Port
 	t.Cleanup(e.stop)
@@ -41,7 +49,7 @@ func startEmbedded(t testing.TB) *embedded {
 func (e *embedded) start() {
 	e.t.Helper()
 	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: e.port, JetStream: true, StoreDir: e.dir, SyncAlways: true,
+		Host: "127.0.0.1", Port: e.port, JetStream: true, StoreDir: e.dir, SyncAlways: e.sync,
 		NoLog: true, NoSigs: true, JetStreamMaxMemory: 256 << 20, JetStreamMaxStore: 1 << 30,
 	})
 	if err != nil {
@@ -120,15 +128,17 @@ func addStream(t testing.TB, js jetstream.JetStream, name string, subjects []str
 // publishAll publishes payloads to subject, synchronously.
 func publishAll(t testing.TB, js jetstream.JetStream, subject string, payloads ...string) {
 	t.Helper()
-	for _, p := range payloads {
+	for i, p := range payloads {
 		if _, err := js.PublishAsync(subject, []byte(p)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(30 * time.Second):
-		t.Fatal("publishes not acknowledged")
+		if i%1000 == 999 || i == len(payloads)-1 {
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-time.After(30 * time.Second):
+				t.Fatal("publishes not acknowledged")
+			}
+		}
 	}
 }
 
