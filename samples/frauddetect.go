@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/floestream/floe/connectors"
-	"github.com/floestream/floe/connectors/files"
 	"github.com/floestream/floe/keyspace"
 	"github.com/floestream/floe/timers"
 	"github.com/floestream/floe/topology"
@@ -133,7 +132,19 @@ func setupFraudDetect(fs *pflag.FlagSet) topology.Builder {
 			}
 			return nil
 		})
-		FraudDetect(j, files.Lines(*input), files.LineSink(*output, AlertLine), badRecordSink(*bad))
+		in, err := lineInput(*input)
+		if err != nil {
+			return err
+		}
+		out, err := lineOutput(*output, AlertLine)
+		if err != nil {
+			return err
+		}
+		bads, err := badRecordSink(*bad)
+		if err != nil {
+			return err
+		}
+		FraudDetect(j, in, out, bads)
 		return nil
 	}
 }

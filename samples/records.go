@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/floestream/floe/connectors"
-	"github.com/floestream/floe/connectors/files"
 	"github.com/floestream/floe/keyspace"
 	"github.com/floestream/floe/topology"
 )
@@ -133,10 +132,11 @@ func numberField(fields map[string]json.RawMessage, name string) (float64, error
 	return f, nil
 }
 
-// badRecordSink returns the sink for --bad-records, or nil when not set.
-func badRecordSink(path string) connectors.Sink[BadRecord] {
+// badRecordSink returns the sink for --bad-records (a file or a NATS URL),
+// or nil when not set.
+func badRecordSink(path string) (connectors.Sink[BadRecord], error) {
 	if path == "" {
-		return nil
+		return nil, nil
 	}
-	return files.JSONLines[BadRecord](path)
+	return jsonOutput[BadRecord](path)
 }

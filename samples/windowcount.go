@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/floestream/floe/connectors"
-	"github.com/floestream/floe/connectors/files"
 	"github.com/floestream/floe/connectors/throttle"
 	"github.com/floestream/floe/keyspace"
 	"github.com/floestream/floe/timers"
@@ -162,11 +161,26 @@ func setupWindowCount(fs *pflag.FlagSet) topology.Builder {
 		})
 		var lateSink connectors.Sink[string]
 		if *late != "" {
-			lateSink = files.LineSink(*late, func(s string) string { return s })
+			var err error
+			if lateSink, err = lineOutput(*late, func(s string) string { return s }); err != nil {
+				return err
+			}
 		}
 		if *rate < 0 {
 			return fmt.Errorf("--rate %g: must not be negative", *rate)
 		}
-		return WindowCount(j, cfg, throttle.Source(files.Lines(*input), *rate), files.JSONLines[WindowResult](*output), lateSink, badRecordSink(*bad))
+		in, err := lineInput(*input)
+		if err != nil {
+			return err
+		}
+		out, err := jsonOutput[WindowResult](*output)
+		if err != nil {
+			return err
+		}
+		bads, err := badRecordSink(*bad)
+		if err != nil {
+			return err
+		}
+		return WindowCount(j, cfg, throttle.Source(in, *rate), out, lateSink, bads)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/floestream/floe/connectors"
-	"github.com/floestream/floe/connectors/files"
 	"github.com/floestream/floe/keyspace"
 	"github.com/floestream/floe/topology"
 )
@@ -34,7 +33,15 @@ func setupWordCount(fs *pflag.FlagSet) topology.Builder {
 			}
 			return nil
 		})
-		WordCount(j, files.Lines(*input), files.LineSink(*output, WordCountLine))
+		in, err := lineInput(*input)
+		if err != nil {
+			return err
+		}
+		out, err := lineOutput(*output, WordCountLine)
+		if err != nil {
+			return err
+		}
+		WordCount(j, in, out)
 		return nil
 	}
 }

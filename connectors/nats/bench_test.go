@@ -27,7 +27,7 @@ const benchMessages = 50000
 func BenchmarkPipeline(b *testing.B) {
 	url := os.Getenv("NATS_URL")
 	if url == "" {
-		url = startEmbeddedSync(b, false).url()
+		url = startEmbeddedSync(b, false).URL()
 	}
 	_, js := client(b, url)
 	in, out := uniq("BIN"), uniq("BOUT")

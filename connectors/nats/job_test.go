@@ -135,14 +135,14 @@ func TestJobExactlyOnceUnderInjectedFailures(t *testing.T) {
 // store, while the job runs: nothing is lost or duplicated.
 func TestJobSurvivesServerRestart(t *testing.T) {
 	srv := startEmbedded(t)
-	p := newPipeline(t, srv.url(), 4, 2000)
+	p := newPipeline(t, srv.URL(), 4, 2000)
 	done := make(chan struct{})
 	var finished, midRun atomic.Bool
 	go func() {
 		defer close(done)
 		time.Sleep(400 * time.Millisecond)
 		midRun.Store(!finished.Load())
-		srv.restart()
+		srv.Restart()
 	}()
 	st := run(t, p.job(2, 8), actors.Checkpointing{
 		Config:  snapshot.Config{Interval: 100 * time.Millisecond},
