@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +110,75 @@ func BenchmarkPipeline(b *testing.B) {
 			<-pub.PublishAsyncComplete()
 		})
 	})
+}
+
+// BenchmarkSinkLatency measures how long a message takes from its publish
+// to the input stream until it appears on the output subject, through a
+// running (unbounded) floe job: with the at-least-once sink, and with the
+// exactly-once sink, whose output waits for the checkpoint, at two
+// checkpoint intervals. Reported: median and 99th percentile, in ms.
+//
+//	go test -run '^$' -bench SinkLatency -benchtime 1x ./connectors/nats/
+func BenchmarkSinkLatency(b *testing.B) {
+	url := os.Getenv("NATS_URL")
+	if url == "" {
+		url = startEmbeddedSync(b, false).URL()
+	}
+	nc, js := client(b, url)
+	for _, c := range []struct {
+		name     string
+		interval time.Duration
+		exactly  bool
+	}{{"at-least-once/100ms", 100 * time.Millisecond, false}, {"exactly-once/100ms", 100 * time.Millisecond, true}, {"exactly-once/1s", time.Second, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				in, out := uniq("LIN"), uniq("LOUT")
+				inSubj, outSubj := uniq("lin"), uniq("lout")
+				addStream(b, js, in, []string{inSubj}, 0)
+				addStream(b, js, out, []string{outSubj}, 0)
+				sink := NewJetStreamSink(Connection{URL: url}, out, outSubj, Lines())
+				if !c.exactly {
+					sink = sink.AtLeastOnce()
+				}
+				j := topology.NewJob("latency", topology.WithParallelism(1))
+				topology.Sink(topology.FromSource(j, "in", NewJetStreamSource(Connection{URL: url}, in, []string{inSubj}, Lines())).UID("in"), "out", sink).UID("out")
+				g, err := j.Build()
+				if err != nil {
+					b.Fatal(err)
+				}
+				r, err := actors.Start(context.Background(), g, actors.WithCheckpointing(actors.Checkpointing{
+					Config: snapshot.Config{Interval: c.interval}, Dir: b.TempDir()}))
+				if err != nil {
+					b.Fatal(err)
+				}
+				sub, err := nc.SubscribeSync(outSubj)
+				if err != nil {
+					b.Fatal(err)
+				}
+				time.Sleep(300 * time.Millisecond) // the job is running
+				const n = 300
+				go func() {
+					for range n {
+						js.Publish(context.Background(), inSubj, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)))
+						time.Sleep(5 * time.Millisecond)
+					}
+				}()
+				lat := make([]time.Duration, 0, n)
+				for len(lat) < n {
+					m, err := sub.NextMsg(10 * time.Second)
+					if err != nil {
+						b.Fatalf("after %d messages: %v", len(lat), err)
+					}
+					sent, _ := strconv.ParseInt(string(m.Data), 10, 64)
+					lat = append(lat, time.Since(time.Unix(0, sent)))
+				}
+				sub.Unsubscribe()
+				r.Cancel("benchmark done")
+				r.Wait()
+				slices.Sort(lat)
+				b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "p50-ms")
+				b.ReportMetric(float64(lat[n*99/100].Microseconds())/1000, "p99-ms")
+			}
+		})
+	}
 }
