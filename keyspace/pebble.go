@@ -135,6 +135,7 @@ func OpenPebble(dir string, opts PebbleOptions) (*PebbleDB, error) {
 		MemTableSize: uint64(opts.MemTableBytes),
 		DisableWAL:   opts.DisableWAL,
 		Logger:       pebbleLogger{},
+		Merger:       concatenate,
 	}
 	// Bloom filters (the later levels inherit L0's) make the read of a key
 	// that does not exist yet, the first touch of every new key, cheap.
@@ -1360,4 +1361,47 @@ func (r *pebbleRestore[K]) done() error {
 		t.reset()
 	}
 	return nil
+}
+
+// concatenate is the merge operator of list appends: it concatenates
+// operands, as Pebble's default merger does (and under the same name, so a
+// database keeps opening with either), but in time linear in the result.
+// The default copies the whole value for every older operand, quadratic in
+// the number of appends not yet compacted: a list that grows by one element
+// per record and is read now and then cost seconds per read.
+var concatenate = &pebble.Merger{
+	Name: pebble.DefaultMerger.Name,
+	Merge: func(_, value []byte) (pebble.ValueMerger, error) {
+		return &concatMerger{newer: append([]byte(nil), value...)}, nil
+	},
+}
+
+// concatMerger keeps each operand once: newer ones appended in place, older
+// ones set aside and put in front when the merge finishes.
+type concatMerger struct {
+	older [][]byte // newest first
+	size  int
+	newer []byte
+}
+
+func (m *concatMerger) MergeNewer(value []byte) error {
+	m.newer = append(m.newer, value...)
+	return nil
+}
+
+func (m *concatMerger) MergeOlder(value []byte) error {
+	m.older = append(m.older, append([]byte(nil), value...))
+	m.size += len(value)
+	return nil
+}
+
+func (m *concatMerger) Finish(bool) ([]byte, io.Closer, error) {
+	if len(m.older) == 0 {
+		return m.newer, nil, nil
+	}
+	out := make([]byte, 0, m.size+len(m.newer))
+	for i := len(m.older) - 1; i >= 0; i-- {
+		out = append(out, m.older[i]...)
+	}
+	return append(out, m.newer...), nil, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // TestStateIDCollisionIsAnError finds two state names whose 32-bit state ids
@@ -78,5 +79,30 @@ func TestPebbleKeyLayout(t *testing.T) {
 	}
 	if w := fmt.Sprintf("%x=%x", want, []byte{0, 0, 0, 0, 0, 0, 0, 7}); len(keys) != 1 || keys[0] != w {
 		t.Errorf("Pebble holds %q, want [%s]", keys, w)
+	}
+}
+
+func TestConcatenateMergerMatchesPebbleDefault(t *testing.T) {
+	ops := [][]byte{[]byte("aa"), []byte("b"), []byte(""), []byte("cccc"), []byte("d")}
+	want := "aabccccd"
+	// Every split into a base and older/newer operands gives the same bytes.
+	for base := range ops {
+		m, err := concatenate.Merge(nil, ops[base])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := base - 1; i >= 0; i-- {
+			m.MergeOlder(ops[i])
+		}
+		for i := base + 1; i < len(ops); i++ {
+			m.MergeNewer(ops[i])
+		}
+		got, _, err := m.Finish(true)
+		if err != nil || string(got) != want {
+			t.Fatalf("base %d: %q, %v; want %q", base, got, err, want)
+		}
+	}
+	if concatenate.Name != pebble.DefaultMerger.Name {
+		t.Fatalf("merger name %q: databases made with the default merger would no longer open", concatenate.Name)
 	}
 }
