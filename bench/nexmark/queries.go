@@ -256,14 +256,20 @@ func buildQ7(j *topology.Job, events topology.Stream[Event], out Output) {
 
 // highestBids keeps a window's bids until its maximum arrives, then emits
 // the bids at that price; the maximum stays until the watermark passes the
-// window's end, for bids on the end itself.
+// window's end, for bids on the end itself. Only the bids at the highest
+// price seen so far can turn out to be at the maximum, so it keeps only
+// those (a handful, not the window's every bid).
 type highestBids struct {
 	max     keyspace.ValueState[int64]
+	highest keyspace.ValueState[int64] // the highest price of the pending bids
 	pending keyspace.ListState[Bid]
 }
 
 func (h *highestBids) Open(ctx *topology.KeyedContext[int64]) (err error) {
 	if h.max, err = keyspace.NewValueState[int64, int64](ctx.State(), "max-price"); err != nil {
+		return err
+	}
+	if h.highest, err = keyspace.NewValueState[int64, int64](ctx.State(), "pending-price"); err != nil {
 		return err
 	}
 	h.pending, err = keyspace.NewListState[int64, Bid](ctx.State(), "pending-bids")
@@ -277,7 +283,13 @@ func (h *highestBids) ProcessElement1(_ *topology.KeyedContext[int64], e endBid,
 		}
 		return nil
 	}
-	h.pending.Add(e.Bid)
+	switch highest, ok := h.highest.Value(); {
+	case !ok || e.Bid.Price > highest:
+		h.highest.Update(e.Bid.Price)
+		h.pending.Update([]Bid{e.Bid})
+	case e.Bid.Price == highest:
+		h.pending.Add(e.Bid)
+	}
 	return nil
 }
 
@@ -289,6 +301,7 @@ func (h *highestBids) ProcessElement2(ctx *topology.KeyedContext[int64], m windo
 		}
 	}
 	h.pending.Clear()
+	h.highest.Clear()
 	ctx.RegisterEventTimeTimer(m.End)
 	return nil
 }
@@ -296,6 +309,7 @@ func (h *highestBids) ProcessElement2(ctx *topology.KeyedContext[int64], m windo
 func (h *highestBids) OnTimer(*topology.KeyedContext[int64], int64, topology.Collector[Bid]) error {
 	h.max.Clear()
 	h.pending.Clear()
+	h.highest.Clear()
 	return nil
 }
 
