@@ -257,8 +257,7 @@ func (mc *masterCheckpoints) injectFailure(ctx actor.Context) {
 	}
 	pick := live[mc.inject.rng.IntN(len(live))]
 	number := int32(mc.cfg.InjectFailures - mc.inject.left + 1)
-	ctx.Send(m.pids[pick[0]][pick[1]], &floepb.InjectFailure{Attempt: m.attempt, Number: number,
-		Record: int32(mc.inject.rng.IntN(m.opts.BatchSize))})
+	ctx.Send(m.pids[pick[0]][pick[1]], &floepb.InjectFailure{Attempt: m.attempt, Number: number})
 	mc.after(mc.inject.delay(), &injectNow{attempt: m.attempt})
 }
 

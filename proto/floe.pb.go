@@ -1344,12 +1344,11 @@ func (x *SubtaskEnded) GetId() *SubtaskId {
 	return nil
 }
 
-// InjectFailure makes a subtask panic while processing one of its next
-// records (built-in fault injection).
+// InjectFailure makes a subtask panic at the next record it processes
+// (built-in fault injection; the master picks the subtask and the moment).
 type InjectFailure struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Attempt       uint32                 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	Record        int32                  `protobuf:"varint,2,opt,name=record,proto3" json:"record,omitempty"` // which record of the next batch
 	Number        int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"` // the failure's number, for the message
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1388,13 +1387,6 @@ func (*InjectFailure) Descriptor() ([]byte, []int) {
 func (x *InjectFailure) GetAttempt() uint32 {
 	if x != nil {
 		return x.Attempt
-	}
-	return 0
-}
-
-func (x *InjectFailure) GetRecord() int32 {
-	if x != nil {
-		return x.Record
 	}
 	return 0
 }
@@ -1505,10 +1497,9 @@ const file_proto_floe_proto_rawDesc = "" +
 	"checkpoint\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"2\n" +
 	"\fSubtaskEnded\x12\"\n" +
-	"\x02id\x18\x01 \x01(\v2\x12.floe.v1.SubtaskIdR\x02id\"Y\n" +
+	"\x02id\x18\x01 \x01(\v2\x12.floe.v1.SubtaskIdR\x02id\"A\n" +
 	"\rInjectFailure\x12\x18\n" +
 	"\aattempt\x18\x01 \x01(\rR\aattempt\x12\x16\n" +
-	"\x06record\x18\x02 \x01(\x05R\x06record\x12\x16\n" +
 	"\x06number\x18\x03 \x01(\x05R\x06numberB)Z'github.com/floestream/floe/proto;floepbb\x06proto3"
 
 var (
