@@ -16,6 +16,13 @@ type Collector[T any] interface {
 // and the source's watermark is the minimum over its unfinished splits; it
 // calls FinishSplit when a split is done, so that the split stops holding
 // the watermark back. Readers that ignore it have a single implicit split.
+//
+// The runtime learns of a split when ForSplit is first called for it, so a
+// reader calls ForSplit for each of its splits on its first Poll (and for
+// splits it is given later, when it gets them): a split not yet read then
+// holds the watermark back until it produces records or, with a strategy
+// that has an idleness timeout, is marked idle — rather than letting the
+// watermark run ahead of records it has not read yet.
 type SplitOutput[T any] interface {
 	Collector[T]
 	// ForSplit returns the collector of the split named split.

@@ -273,6 +273,13 @@ func newLineReader(splits []split, from []int64) *lineReader {
 
 func (r *lineReader) Poll(out connectors.Collector[string], max int) (connectors.Status, error) {
 	so, _ := out.(connectors.SplitOutput[string])
+	if so != nil && r.splitOut == nil {
+		// Every split holds the watermark back from the start, not only
+		// once it is read.
+		for _, sp := range r.splits[r.cur:] {
+			so.ForSplit(sp.String())
+		}
+	}
 	if so != nil {
 		r.splitOut = so
 	}

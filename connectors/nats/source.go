@@ -232,6 +232,8 @@ type jsReader[T any] struct {
 	wg     sync.WaitGroup
 	closed bool
 	fault  error // a fetcher's error, once Poll has seen it
+	// announced: every split was named to the SplitOutput (first Poll).
+	announced bool
 }
 
 func (s *JetStreamSource[T]) open(info connectors.SubtaskInfo, splits []split) (connectors.SourceReader[T], error) {
@@ -372,6 +374,15 @@ func (r *jsReader[T]) Poll(out connectors.Collector[T], max int) (connectors.Sta
 		return connectors.EndOfInput, errors.New("poll after the reader was closed")
 	}
 	so, _ := out.(connectors.SplitOutput[T])
+	if so != nil && !r.announced {
+		// Every split holds the watermark back from the start.
+		r.announced = true
+		for i := range r.splits {
+			if !r.splits[i].done {
+				so.ForSplit(r.splits[i].subject)
+			}
+		}
+	}
 	for i := range r.splits {
 		if sp := &r.splits[i]; !sp.done && sp.bounded && sp.last >= sp.stop {
 			r.finish(i, so)
