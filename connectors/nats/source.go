@@ -35,6 +35,9 @@ type JetStreamSource[T any] struct {
 	serde    Serde[T]
 	bounded  bool
 	bad      BadMessages
+	// decode turns a stored message into a record: serde.Decode of its
+	// payload, or more (NewJetStreamEnvelopeSource).
+	decode func(m jetstream.Msg, seq uint64) (T, error)
 }
 
 // NewJetStreamSource reads subjects (subject filters, wildcards allowed,
@@ -44,7 +47,53 @@ func NewJetStreamSource[T any](conn Connection, stream string, subjects []string
 	if serde == nil {
 		serde = JSON[T]()
 	}
-	return &JetStreamSource[T]{conn: conn, stream: stream, subjects: subjects, serde: serde}
+	return &JetStreamSource[T]{conn: conn, stream: stream, subjects: subjects, serde: serde,
+		decode: func(m jetstream.Msg, _ uint64) (T, error) { return serde.Decode(m.Data()) }}
+}
+
+// Envelope is a message's decoded payload with where and when JetStream
+// stored it.
+type Envelope[T any] struct {
+	Value     T
+	Subject   string
+	Sequence  uint64 // the stream sequence
+	Timestamp int64  // when the stream stored the message, epoch milliseconds
+}
+
+// NewJetStreamEnvelopeSource is NewJetStreamSource whose records carry the
+// message's subject, stream sequence and stream timestamp: what a job uses
+// for event time when the payload has none, e.g.
+//
+//	topology.FromSourceWithWatermarks(j, "events", src,
+//		timers.BoundedOutOfOrderness(time.Second, func(e nats.Envelope[Order]) int64 { return e.Timestamp }))
+func NewJetStreamEnvelopeSource[T any](conn Connection, stream string, subjects []string, serde Serde[T]) *JetStreamSource[Envelope[T]] {
+	if serde == nil {
+		serde = JSON[T]()
+	}
+	return &JetStreamSource[Envelope[T]]{conn: conn, stream: stream, subjects: subjects, serde: envelopeSerde[T]{serde},
+		decode: func(m jetstream.Msg, seq uint64) (Envelope[T], error) {
+			v, err := serde.Decode(m.Data())
+			if err != nil {
+				return Envelope[T]{}, err
+			}
+			e := Envelope[T]{Value: v, Subject: m.Subject(), Sequence: seq}
+			if md, err := m.Metadata(); err == nil {
+				e.Timestamp = md.Timestamp.UnixMilli()
+			}
+			return e, nil
+		}}
+}
+
+// envelopeSerde encodes an envelope's value; decoding goes through the
+// source's decode, which sees the message's metadata.
+type envelopeSerde[T any] struct{ Serde[T] }
+
+func (s envelopeSerde[T]) Encode(buf []byte, e Envelope[T]) ([]byte, error) {
+	return s.Serde.Encode(buf, e.Value)
+}
+func (s envelopeSerde[T]) Decode(data []byte) (Envelope[T], error) {
+	v, err := s.Serde.Decode(data)
+	return Envelope[T]{Value: v}, err
 }
 
 // Bounded returns a copy of s that reads each split up to its subject's
@@ -415,7 +464,7 @@ func (r *jsReader[T]) Poll(out connectors.Collector[T], max int) (connectors.Sta
 		}
 		sp := &r.splits[d.split]
 		if d.msg != nil {
-			v, err := r.src.serde.Decode(d.msg.Data())
+			v, err := r.src.decode(d.msg, d.seq)
 			if err != nil {
 				if r.dead == nil {
 					r.fault = fmt.Errorf("JetStream source %s: stream %q, subject %q, sequence %d: %w: remove the message (nats stream rmm %s %d) or read with a dead-letter subject",

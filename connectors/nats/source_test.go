@@ -117,6 +117,34 @@ type event struct {
 	Name string `json:"name"`
 }
 
+// Envelopes carry the stream's metadata, the stream timestamp for event
+// time among it.
+func TestEnvelopeSourceCarriesStreamMetadata(t *testing.T) {
+	url := testURL(t)
+	_, js := client(t, url)
+	stream, subj := uniq("E"), uniq("e")
+	addStream(t, js, stream, []string{subj}, 0)
+	before := time.Now().Add(-time.Second).UnixMilli()
+	publishAll(t, js, subj, records("m", 3)...)
+	after := time.Now().Add(time.Second).UnixMilli()
+	r, err := NewJetStreamEnvelopeSource(testConn(url), stream, []string{subj}, Lines()).Bounded().Reader(info(0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out := newCollect[Envelope[string]]()
+	pollUntil(t, r, out, func() bool { return false })
+	got := out.bySplit[subj]
+	if len(got) != 3 {
+		t.Fatalf("%d envelopes, want 3", len(got))
+	}
+	for i, e := range got {
+		if e.Value != records("m", 3)[i] || e.Subject != subj || e.Sequence != uint64(i+1) || e.Timestamp < before || e.Timestamp > after {
+			t.Fatalf("envelope %d = %+v: want value %q, subject %q, sequence %d and a stream timestamp near now", i, e, records("m", 3)[i], subj, i+1)
+		}
+	}
+}
+
 func TestSourceBadMessages(t *testing.T) {
 	url := testURL(t)
 	_, js := client(t, url)
