@@ -133,6 +133,33 @@ func (s sliding) Assign(dst []TimeWindow, ts, now int64) []TimeWindow {
 }
 
 func (s sliding) DefaultTrigger() Trigger[TimeWindow] { return defaultTrigger(s.eventTime) }
+
+// Sliced is implemented by assigners whose windows are unions of equal,
+// aligned slices: a window operator can keep one accumulator per key and
+// slice, and merge a window's slices when it fires, instead of adding every
+// record to every window it belongs to.
+type Sliced interface {
+	// Slices returns the slice length, the window size and slide, and the
+	// offset windows are aligned to (milliseconds); ok is false when the
+	// windows do not slice (processing time, or windows that do not overlap).
+	Slices() (slice, size, slide, offset int64, ok bool)
+}
+
+// Slices cuts sliding event-time windows into slices of gcd(size, slide).
+func (s sliding) Slices() (slice, size, slide, offset int64, ok bool) {
+	if !s.eventTime || s.size <= s.slide || s.slide <= 0 {
+		return 0, 0, 0, 0, false
+	}
+	a, b := s.size, s.slide
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a, s.size, s.slide, s.offset, true
+}
+
+// WindowStart is the start of the window of length size, aligned to
+// offset, that holds ts (also for negative timestamps).
+func WindowStart(ts, offset, size int64) int64 { return windowStart(ts, offset, size) }
 func (s sliding) EventTime() bool                     { return s.eventTime }
 
 type session struct {

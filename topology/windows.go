@@ -238,6 +238,8 @@ func windowOperator[T, ACC, OUT any, K comparable, W timers.Window](w Windowed[T
 			// fires every key of a window at the same watermark: the
 			// watermark fires and drops whole windows, no timers needed.
 			op.byWatermark = op.plainEventTime && w.assigner.EventTime()
+			op.enableSlicing()
+			op.sliceIndex = map[K]int{}
 		}
 		op.tctx = &triggerContext[T, ACC, OUT, K, W]{op: op}
 		if err := op.checkpointed(); err != nil {
@@ -280,6 +282,12 @@ type windowOp[T, ACC, OUT any, K comparable, W timers.Window] struct {
 	eventTimers *timers.Queue[K, W]
 	procTimers  *timers.Queue[K, W]
 	windows     []W // reused by Assign
+
+	// slices is set in slice mode (see slicing); sliceIndex and sliceAccs
+	// are reused while a window fires.
+	slices     *slicing
+	sliceIndex map[K]int
+	sliceAccs  []slicedAcc[K, ACC]
 }
 
 func (o *windowOp[T, ACC, OUT, K, W]) Input(int) any { return o }
@@ -316,6 +324,10 @@ func (o *windowOp[T, ACC, OUT, K, W]) process(v T) {
 	var now int64
 	if !eventTime {
 		now = o.env.ProcessingTime()
+	}
+	if o.slices != nil {
+		o.processSliced(v, ts)
+		return
 	}
 	windows := o.assigner.Assign(o.windows[:0], ts, now)
 	o.windows = windows
@@ -531,7 +543,10 @@ func (o *windowOp[T, ACC, OUT, K, W]) OnWatermark(wm int64) (bool, error) {
 	p := o.enter()
 	defer o.leave(p)
 	o.ctx.watermark = wm
-	if o.byWatermark {
+	switch {
+	case o.slices != nil:
+		o.fireSliced(wm)
+	case o.byWatermark:
 		o.fireWindows(wm)
 	}
 	for {
@@ -655,7 +670,12 @@ func (o *windowOp[T, ACC, OUT, K, W]) checkpointed() error {
 		if next := o.procTimers.Next(); next != math.MaxInt64 && env.RequestProcessingTime != nil {
 			env.RequestProcessingTime(next)
 		}
-		if o.fast != nil {
+		switch {
+		case o.slices != nil:
+			if err := o.restoreSlices(table); err != nil {
+				return err
+			}
+		case o.fast != nil:
 			if err := table.restore(env, o.fast); err != nil {
 				return err
 			}
@@ -663,7 +683,10 @@ func (o *windowOp[T, ACC, OUT, K, W]) checkpointed() error {
 	}
 	env.onSnapshot(func(int64) ([]StatePart, error) {
 		parts := []StatePart{codecs.snapshot(windowTimersPart, env.KeyGroups, o.eventTimers, o.procTimers)}
-		if o.fast != nil {
+		switch {
+		case o.slices != nil:
+			parts = append(parts, o.snapshotSlices(table))
+		case o.fast != nil:
 			parts = append(parts, table.snapshot(o.fast))
 		}
 		return parts, nil
@@ -672,22 +695,37 @@ func (o *windowOp[T, ACC, OUT, K, W]) checkpointed() error {
 }
 
 // checkRestoredLayout refuses a snapshot whose window contents are laid out
-// for the other table: window-major tables (heap state, windows that do not
-// merge) write a "windows" part, key-major ones keep contents in keyed
-// state; restoring one into the other would lose the windows.
+// for another table: window-major tables (heap state, windows that do not
+// merge) write a "windows" part, sliced ones a "slices" part, key-major
+// ones keep contents in keyed state; restoring one into another would lose
+// the windows.
 func (o *windowOp[T, ACC, OUT, K, W]) checkRestoredLayout() error {
-	parts, err := o.env.openParts(windowsPart)
-	for _, p := range parts {
-		p.Close()
+	has := func(name string) (bool, error) {
+		parts, err := o.env.openParts(name)
+		for _, p := range parts {
+			p.Close()
+		}
+		return len(parts) > 0, err
 	}
+	windows, err := has(windowsPart)
 	if err != nil {
 		return err
 	}
+	sliced, err := has(slicesPart)
+	if err != nil {
+		return err
+	}
+	var took string
 	switch {
-	case o.fast != nil && len(parts) == 0:
-		return fmt.Errorf("window operator %q: the snapshot keeps its windows in keyed state (taken with --state pebble or merging windows); restore it with the same state backend", o.env.OperatorUID)
-	case o.fast == nil && len(parts) > 0:
-		return fmt.Errorf("window operator %q: the snapshot keeps its windows in heap tables (taken with --state heap); restore it with the same state backend", o.env.OperatorUID)
+	case windows:
+		took = "in heap tables (taken with --state heap)"
+	case sliced:
+		took = "in heap slices (taken with --state heap)"
+	default:
+		took = "in keyed state (taken with --state pebble or merging windows)"
+	}
+	if (o.slices != nil) != sliced || (o.slices == nil && o.fast != nil) != windows {
+		return fmt.Errorf("window operator %q: the snapshot keeps its windows %s; restore it with the same state backend and the same window settings", o.env.OperatorUID, took)
 	}
 	return nil
 }

@@ -209,3 +209,32 @@ func TestKillDuringCheckpointsLeavesTheLatestRestorable(t *testing.T) {
 		t.Fatalf("output after kill -9 and restore has %d lines, one uninterrupted run %d", len(got), len(want))
 	}
 }
+
+// Sliding windows on the heap fire from per-slice accumulators (slice
+// mode); on Pebble they keep every window's contents in keyed state. Both
+// must give the same windows and the same late records, and slices must
+// survive failures.
+func TestSlidingWindowsSlicedAgreeWithKeyMajorAndSurviveFailures(t *testing.T) {
+	dir := t.TempDir()
+	in := windowInput(t, dir, 20000)
+	sliding := []string{"--window", "sliding", "--size", "1s", "--slide", "750ms", "--out-of-orderness", "0s"}
+	run := func(state string) (out, late []string) {
+		o, l := filepath.Join(t.TempDir(), "out"), filepath.Join(t.TempDir(), "late")
+		args := append(append([]string{"run", "windowcount", "--input", in, "--output", o, "--late-output", l, "-p", "2", "--state", state},
+			windowArgs...), sliding...)
+		if code, _, errs := floe(t, args...); code != exitOK {
+			t.Fatalf("%s run = %d: %s", state, code, errs)
+		}
+		return outputLines(t, o), outputLines(t, l)
+	}
+	heapOut, heapLate := run("heap")
+	pebbleOut, pebbleLate := run("pebble")
+	if len(heapOut) < 1000 || len(heapLate) == 0 {
+		t.Fatalf("%d windows, %d late records: the input should give many of both", len(heapOut), len(heapLate))
+	}
+	if !slices.Equal(heapOut, pebbleOut) || !slices.Equal(heapLate, pebbleLate) {
+		t.Fatalf("sliced (heap) and key-major (Pebble) sliding windows differ: %d/%d windows, %d/%d late records",
+			len(heapOut), len(pebbleOut), len(heapLate), len(pebbleLate))
+	}
+	runUnderFailures(t, in, heapOut, "6", append(sliding, "-p", "3", "--seed", "4")...)
+}
