@@ -160,7 +160,7 @@ func (s sliding) Slices() (slice, size, slide, offset int64, ok bool) {
 // WindowStart is the start of the window of length size, aligned to
 // offset, that holds ts (also for negative timestamps).
 func WindowStart(ts, offset, size int64) int64 { return windowStart(ts, offset, size) }
-func (s sliding) EventTime() bool                     { return s.eventTime }
+func (s sliding) EventTime() bool              { return s.eventTime }
 
 type session struct {
 	gap       int64
