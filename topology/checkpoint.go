@@ -226,7 +226,11 @@ func (c timerCodecs[K, N]) snapshot(name string, rng keyspace.KeyGroupRange, que
 			}
 		}
 	}
-	data := g.Bytes()
+	return bytesPart(name, g.Bytes())
+}
+
+// bytesPart is a part already encoded.
+func bytesPart(name string, data []byte) StatePart {
 	return StatePart{Name: name, Write: func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err

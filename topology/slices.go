@@ -148,15 +148,8 @@ const slicesPart = "slices"
 // subtask, the start of the last window fired.
 func (o *windowOp[T, ACC, OUT, K, W]) snapshotSlices(c windowTableCodec[K, W, ACC]) StatePart {
 	g := keyspace.NewGroupedEntries(4)
-	var key, win, val []byte
-	for w, wk := range o.fast.byWindow {
-		win = c.win.Append(win[:0], w)
-		for sl := range wk.live() {
-			key = c.key.Append(key[:0], sl.key)
-			val = c.val.Append(val[:0], sl.v)
-			g.Add(int(sl.group), key, win, val, []byte{0})
-		}
-	}
+	c.addEntries(g, o.fast) // slices never fire: their flag is 0
+
 	fired := binary.BigEndian.AppendUint64(nil, uint64(o.slices.fired))
 	for kg := o.env.KeyGroups.Start; kg < o.env.KeyGroups.End; kg++ {
 		f := fired
@@ -165,11 +158,7 @@ func (o *windowOp[T, ACC, OUT, K, W]) snapshotSlices(c windowTableCodec[K, W, AC
 		}
 		g.Add(kg, nil, nil, f, []byte{1})
 	}
-	data := g.Bytes()
-	return StatePart{Name: slicesPart, Write: func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	}}
+	return bytesPart(slicesPart, g.Bytes())
 }
 
 // restoreSlices loads the slices and fired windows of the env's key groups.
@@ -186,15 +175,7 @@ func (o *windowOp[T, ACC, OUT, K, W]) restoreSlices(c windowTableCodec[K, W, ACC
 				}
 				return nil
 			}
-			k, err := c.key.Decode(f[0])
-			if err != nil {
-				return err
-			}
-			w, err := c.win.Decode(f[1])
-			if err != nil {
-				return err
-			}
-			v, err := c.val.Decode(f[2])
+			k, w, v, err := c.decodeEntry(f)
 			if err != nil {
 				return err
 			}

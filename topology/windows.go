@@ -754,6 +754,13 @@ func newWindowTableCodec[K comparable, W comparable, V any]() (windowTableCodec[
 // snapshot encodes every live value of t, with its window's fired flag.
 func (c windowTableCodec[K, W, V]) snapshot(t *windowMajor[K, W, V]) StatePart {
 	g := keyspace.NewGroupedEntries(4)
+	c.addEntries(g, t)
+	return bytesPart(windowsPart, g.Bytes())
+}
+
+// addEntries adds an entry per live value of t: key, window, value, and
+// its window's fired flag (0 or 1).
+func (c windowTableCodec[K, W, V]) addEntries(g *keyspace.GroupedEntries, t *windowMajor[K, W, V]) {
 	var key, win, val []byte
 	for w, wk := range t.byWindow {
 		win = c.win.Append(win[:0], w)
@@ -767,26 +774,26 @@ func (c windowTableCodec[K, W, V]) snapshot(t *windowMajor[K, W, V]) StatePart {
 			g.Add(int(sl.group), key, win, val, fired)
 		}
 	}
-	data := g.Bytes()
-	return StatePart{Name: windowsPart, Write: func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	}}
+}
+
+// decodeEntry decodes the key, window and value of an entry addEntries
+// wrote.
+func (c windowTableCodec[K, W, V]) decodeEntry(f [][]byte) (k K, w W, v V, err error) {
+	if k, err = c.key.Decode(f[0]); err != nil {
+		return
+	}
+	if w, err = c.win.Decode(f[1]); err != nil {
+		return
+	}
+	v, err = c.val.Decode(f[2])
+	return
 }
 
 // restore loads the values of the env's key groups into t.
 func (c windowTableCodec[K, W, V]) restore(env *Env, t *windowMajor[K, W, V]) error {
 	return env.readParts(windowsPart, func(r io.Reader) error {
 		return keyspace.ReadGroupedEntries(r, env.KeyGroups, func(kg int, f [][]byte) error {
-			k, err := c.key.Decode(f[0])
-			if err != nil {
-				return err
-			}
-			w, err := c.win.Decode(f[1])
-			if err != nil {
-				return err
-			}
-			v, err := c.val.Decode(f[2])
+			k, w, v, err := c.decodeEntry(f)
 			if err != nil {
 				return err
 			}

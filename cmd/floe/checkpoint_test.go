@@ -41,6 +41,26 @@ func floeProcess(t *testing.T, stdout, stderr *bytes.Buffer, args ...string) *ex
 	return cmd
 }
 
+// stopWithSavepoint runs floe with args as a process of its own, sends it
+// SIGTERM after a while and returns the savepoint path it prints.
+func stopWithSavepoint(t *testing.T, after time.Duration, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := floeProcess(t, &stdout, &stderr, args...)
+	time.Sleep(after)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("stop with savepoint: %v\n%s", err, stderr.String())
+	}
+	path, ok := strings.CutPrefix(strings.TrimSpace(stdout.String()), "stopped with savepoint ")
+	if !ok {
+		t.Fatalf("no savepoint path printed: %q\n%s", stdout.String(), stderr.String())
+	}
+	return path
+}
+
 // windowInput writes n windowcount events over 50 keys, a little out of
 // order, and returns the file.
 func windowInput(t *testing.T, dir string, n int) string {
@@ -147,20 +167,8 @@ func TestStopWithSavepointAndResumeElsewhere(t *testing.T) {
 	in := windowInput(t, dir, 30000)
 	want := windowBaseline(t, dir, in)
 	out, sp := filepath.Join(dir, "out"), filepath.Join(dir, "savepoints")
-	var stdout, stderr bytes.Buffer
-	cmd := floeProcess(t, &stdout, &stderr, append([]string{"run", "windowcount", "--input", in, "--output", out, "-p", "4",
+	path := stopWithSavepoint(t, 700*time.Millisecond, append([]string{"run", "windowcount", "--input", in, "--output", out, "-p", "4",
 		"--checkpoint-interval", "100ms", "--checkpoint-dir", filepath.Join(dir, "ck"), "--savepoint-dir", sp, "--rate", "20000"}, windowArgs...)...)
-	time.Sleep(700 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("stop with savepoint: %v\n%s", err, stderr.String())
-	}
-	path, ok := strings.CutPrefix(strings.TrimSpace(stdout.String()), "stopped with savepoint ")
-	if !ok {
-		t.Fatalf("no savepoint path printed: %q\n%s", stdout.String(), stderr.String())
-	}
 	part := outputLines(t, out)
 	if len(part) == 0 || len(part) >= len(want) {
 		t.Fatalf("%d of %d lines committed at the stop: the stop should come part-way", len(part), len(want))

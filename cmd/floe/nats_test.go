@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -82,20 +80,8 @@ func TestJetStreamStopWithSavepointResumesFromTheRightSequences(t *testing.T) {
 	input, output, read := natsWindowCount(t, fileLines(t, in))
 	url, stream := output()
 	sp, ck := filepath.Join(dir, "savepoints"), filepath.Join(dir, "ck")
-	var stdout, stderr bytes.Buffer
-	cmd := floeProcess(t, &stdout, &stderr, append([]string{"run", "windowcount", "--input", input, "--output", url, "-p", "3",
+	path := stopWithSavepoint(t, 700*time.Millisecond, append([]string{"run", "windowcount", "--input", input, "--output", url, "-p", "3",
 		"--checkpoint-interval", "100ms", "--checkpoint-dir", ck, "--savepoint-dir", sp, "--rate", "15000"}, windowArgs...)...)
-	time.Sleep(700 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("stop with savepoint: %v\n%s", err, stderr.String())
-	}
-	path, ok := strings.CutPrefix(strings.TrimSpace(stdout.String()), "stopped with savepoint ")
-	if !ok {
-		t.Fatalf("no savepoint path printed: %q\n%s", stdout.String(), stderr.String())
-	}
 	if part := read(stream); len(part) == 0 || len(part) >= len(want) {
 		t.Fatalf("%d of %d records committed at the stop: the stop should come part-way", len(part), len(want))
 	}
