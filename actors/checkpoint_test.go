@@ -402,3 +402,24 @@ func TestAtLeastOnceModeLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A savepoint asked for while the job is still starting is taken as soon as
+// it runs.
+func TestSavepointAskedForWhileStarting(t *testing.T) {
+	var violations atomic.Int64
+	r, err := actors.Start(context.Background(), build(t, sequenceJob(2, 20000, 8, 20000, &violations, newTxnStore())),
+		actors.WithCheckpointing(actors.Checkpointing{Dir: t.TempDir(), SavepointDir: t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := r.Savepoint(context.Background()) // at once: the subtasks are still being deployed
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snapshot.LoadPath(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -54,8 +54,9 @@ type masterCheckpoints struct {
 	ended     map[string]bool // subtasks of this attempt whose input ended
 	final     int64           // the final checkpoint of bounded input, once triggered
 	requests  map[int64]*savepointReq
-	stopID    int64  // the savepoint a stop waits for
-	stopPath  string // set once a stop-with-savepoint's savepoint is complete
+	waiting   []*savepointReq // savepoints asked for while the job was starting or restarting
+	stopID    int64           // the savepoint a stop waits for
+	stopPath  string          // set once a stop-with-savepoint's savepoint is complete
 
 	latest    *snapshot.Checkpoint // what a restart restores; the initial restore until a checkpoint completes
 	completed []int64              // retained regular checkpoints, oldest first
@@ -153,6 +154,11 @@ func (mc *masterCheckpoints) forSubtask(t *topology.Task, i int) *subtaskCheckpo
 func (mc *masterCheckpoints) started(ctx actor.Context) {
 	if mc.cfg.Interval > 0 {
 		mc.tick(ctx)
+	}
+	waiting := mc.waiting
+	mc.waiting = nil
+	for _, req := range waiting {
+		mc.requestSavepoint(ctx, req)
 	}
 	if mc.inject != nil && mc.inject.left > 0 {
 		mc.after(mc.inject.delay(), &injectNow{attempt: mc.m.attempt})
@@ -312,8 +318,12 @@ func (mc *masterCheckpoints) requestSavepoint(ctx actor.Context, req *savepointR
 	case mc.savepoints == nil:
 		req.reply <- savepointResult{err: errors.New("no savepoint directory: pass --savepoint-dir DIR (or actors.Checkpointing.SavepointDir)")}
 		return
-	case m.ending || mc.restarting || m.acked < m.total:
-		req.reply <- savepointResult{err: fmt.Errorf("job %q is not running (starting, restarting or ending): try again", m.graph.Name)}
+	case m.ending:
+		req.reply <- savepointResult{err: fmt.Errorf("job %q is ending", m.graph.Name)}
+		return
+	case mc.restarting || m.acked < m.total:
+		// Taken as soon as the (re)started attempt runs.
+		mc.waiting = append(mc.waiting, req)
 		return
 	case mc.final != 0:
 		req.reply <- savepointResult{err: fmt.Errorf("job %q is finishing: its input ended", m.graph.Name)}

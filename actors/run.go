@@ -126,6 +126,11 @@ func (r *Run) savepoint(ctx context.Context, stop bool) (string, error) {
 	case res := <-req.reply:
 		return res.path, res.err
 	case <-r.done:
+		select {
+		case res := <-req.reply: // completed, and then the run ended (a stop)
+			return res.path, res.err
+		default:
+		}
 		return "", fmt.Errorf("the run ended before the savepoint completed: %v", r.err)
 	case <-ctx.Done():
 		return "", context.Cause(ctx)

@@ -41,13 +41,31 @@ func floeProcess(t *testing.T, stdout, stderr *bytes.Buffer, args ...string) *ex
 	return cmd
 }
 
+// checkpointsIn waits until the job's checkpoint directory holds n
+// complete checkpoints: the run is under way, and has committed output.
+func checkpointsIn(t *testing.T, dir, job string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ids, _ := snapshot.LocalStorage{Root: dir}.Completed(job)
+		if len(ids) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d complete checkpoints in %s after a minute, want %d", len(ids), dir, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // stopWithSavepoint runs floe with args as a process of its own, sends it
-// SIGTERM after a while and returns the savepoint path it prints.
-func stopWithSavepoint(t *testing.T, after time.Duration, args ...string) string {
+// SIGTERM once its first checkpoint (in checkpoint directory ck) is
+// complete, and returns the savepoint path it prints.
+func stopWithSavepoint(t *testing.T, ck string, args ...string) string {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd := floeProcess(t, &stdout, &stderr, args...)
-	time.Sleep(after)
+	checkpointsIn(t, ck, "windowcount", 1)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +185,7 @@ func TestStopWithSavepointAndResumeElsewhere(t *testing.T) {
 	in := windowInput(t, dir, 30000)
 	want := windowBaseline(t, dir, in)
 	out, sp := filepath.Join(dir, "out"), filepath.Join(dir, "savepoints")
-	path := stopWithSavepoint(t, 700*time.Millisecond, append([]string{"run", "windowcount", "--input", in, "--output", out, "-p", "4",
+	path := stopWithSavepoint(t, filepath.Join(dir, "ck"), append([]string{"run", "windowcount", "--input", in, "--output", out, "-p", "4",
 		"--checkpoint-interval", "100ms", "--checkpoint-dir", filepath.Join(dir, "ck"), "--savepoint-dir", sp, "--rate", "20000"}, windowArgs...)...)
 	part := outputLines(t, out)
 	if len(part) == 0 || len(part) >= len(want) {
@@ -191,7 +209,7 @@ func TestKillDuringCheckpointsLeavesTheLatestRestorable(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	cmd := floeProcess(t, &stdout, &stderr, append([]string{"run", "windowcount", "--input", in, "--output", out, "-p", "2",
 		"--state", "pebble", "--checkpoint-interval", "20ms", "--checkpoint-dir", ck, "--checkpoints-retained", "3", "--rate", "20000"}, windowArgs...)...)
-	time.Sleep(600 * time.Millisecond)
+	checkpointsIn(t, ck, "windowcount", 3)
 	if err := cmd.Process.Kill(); err != nil { // kill -9, most likely while a checkpoint is being written
 		t.Fatal(err)
 	}

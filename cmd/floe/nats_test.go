@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/floestream/floe/connectors/nats/natstest"
 )
@@ -80,7 +79,7 @@ func TestJetStreamStopWithSavepointResumesFromTheRightSequences(t *testing.T) {
 	input, output, read := natsWindowCount(t, fileLines(t, in))
 	url, stream := output()
 	sp, ck := filepath.Join(dir, "savepoints"), filepath.Join(dir, "ck")
-	path := stopWithSavepoint(t, 700*time.Millisecond, append([]string{"run", "windowcount", "--input", input, "--output", url, "-p", "3",
+	path := stopWithSavepoint(t, ck, append([]string{"run", "windowcount", "--input", input, "--output", url, "-p", "3",
 		"--checkpoint-interval", "100ms", "--checkpoint-dir", ck, "--savepoint-dir", sp, "--rate", "15000"}, windowArgs...)...)
 	if part := read(stream); len(part) == 0 || len(part) >= len(want) {
 		t.Fatalf("%d of %d records committed at the stop: the stop should come part-way", len(part), len(want))
