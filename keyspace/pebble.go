@@ -618,11 +618,6 @@ type pcell[V any] struct {
 	present bool
 	dirty   bool // in the table's dirty map
 	pending bool // in the table's pending list
-	// cached records that the cache held this cell. Only this store puts
-	// cells under its keys, and only after a commit or for an entry that is
-	// not dirty, so the cache then holds this cell or none, and settle need
-	// not look.
-	cached bool
 }
 
 func (t *ptable[K, V]) desc() stateDesc { return t.d }
@@ -673,7 +668,6 @@ func (t *ptable[K, V]) lookup(ck []byte, read bool) *pcell[V] {
 	}
 	if x, ok := t.ps.db.cache.Get(ck); ok {
 		if c, ok := x.(*pcell[V]); ok {
-			c.cached = true
 			if read && !c.known {
 				t.load(c, pk)
 			}
@@ -839,12 +833,13 @@ func (t *ptable[K, V]) settle() {
 		}
 		ps.buf = binary.BigEndian.AppendUint32(ps.buf[:0], ps.inc)
 		ps.buf = append(ps.buf, k...)
-		if !c.cached {
-			if x, ok := ps.db.cache.Get(ps.buf); ok && x == any(c) {
-				c.cached = true
-			} else {
-				ps.db.cache.Set(ps.buf, c, cost(ps.buf, c))
-			}
+		// The cache must hold this cell or none. Having held it is no
+		// proof: ristretto applies inserts asynchronously, so an older
+		// cell's insert can land after this one was evicted (the commit's
+		// Wait has applied every insert issued before it). A Set replaces
+		// another cell of the key at once.
+		if x, ok := ps.db.cache.Get(ps.buf); !ok || x != any(c) {
+			ps.db.cache.Set(ps.buf, c, cost(ps.buf, c))
 		}
 		c.dirty = false
 	}
