@@ -133,7 +133,7 @@ func subtaskKey(vertex, index int32) string { return fmt.Sprintf("%d/%d", vertex
 // forSubtask returns what subtask i of t needs for checkpoints and restore.
 func (mc *masterCheckpoints) forSubtask(t *topology.Task, i int) *subtaskCheckpoints {
 	sc := &subtaskCheckpoints{storage: mc.storage, savepoints: mc.savepoints, mode: mc.cfg.Mode,
-		restore: mc.latest, taken: mc.lastID}
+		restore: mc.latest, taken: mc.lastID, envs: make([]*topology.Env, len(t.Nodes))}
 	if mc.latest != nil {
 		sc.operatorState = make([]*keyspace.OperatorStateData, len(t.Nodes))
 		for k, n := range t.Nodes {

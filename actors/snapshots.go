@@ -36,9 +36,7 @@ func (c *subtaskCheckpoints) prepare(env *topology.Env, k int) error {
 	if c.restoreErr != nil {
 		return c.restoreErr
 	}
-	c.envs = append(c.envs, nil)
-	copy(c.envs[1:], c.envs) // nodes open last first
-	c.envs[0] = env
+	c.envs[k] = env
 	if c.restore == nil {
 		return nil
 	}
@@ -47,7 +45,10 @@ func (c *subtaskCheckpoints) prepare(env *topology.Env, k int) error {
 		return nil // no state of this operator: it starts empty
 	}
 	ck := c.restore
-	env.Restored = &topology.Restored{Open: func(name string) ([]io.ReadCloser, error) { return ck.OpenParts(uid, name) }}
+	env.Restored = &topology.Restored{
+		Open: func(name string) ([]io.ReadCloser, error) { return ck.OpenParts(uid, name) },
+		Has:  func(name string) bool { return ck.HasPart(uid, name) },
+	}
 	if d := c.operatorState[k]; d != nil {
 		return env.RestoreOperatorState(*d)
 	}
@@ -114,7 +115,7 @@ func (s *subtask) control(msg any) {
 			return
 		}
 		for k, env := range s.ck.envs {
-			if s.instances[k] == nil {
+			if s.instances[k] == nil || env == nil {
 				continue
 			}
 			s.current = s.task.Nodes[k].ID
@@ -167,7 +168,7 @@ func (s *subtask) takeCheckpoint(id int64, savepoint, barrier bool) {
 		}
 	}
 	for k, env := range s.ck.envs {
-		if s.instances[k] == nil {
+		if s.instances[k] == nil || env == nil {
 			continue
 		}
 		s.current = s.task.Nodes[k].ID

@@ -128,6 +128,12 @@ func LoadPath(path string) (*Checkpoint, error) {
 		}}, nil
 }
 
+// HasPart reports whether any subtask of operator uid wrote file name.
+func (c *Checkpoint) HasPart(uid, name string) bool {
+	op, ok := c.Operator(uid)
+	return ok && slices.ContainsFunc(op.Files, func(files []string) bool { return slices.Contains(files, name) })
+}
+
 // OpenParts opens the file name of every subtask of operator uid that
 // wrote one, in subtask order. The caller closes them.
 func (c *Checkpoint) OpenParts(uid, name string) ([]io.ReadCloser, error) {

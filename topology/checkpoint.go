@@ -41,6 +41,8 @@ type Restored struct {
 	// when the snapshot was taken (those that did), for a restore to keep what
 	// belongs to the new subtask's key groups. The caller closes them.
 	Open func(name string) ([]io.ReadCloser, error)
+	// Has reports whether any subtask of the operator wrote part name.
+	Has func(name string) bool
 }
 
 // CheckpointedFunction is implemented by user functions that keep state in
@@ -137,6 +139,11 @@ func (e *Env) openParts(name string) ([]io.ReadCloser, error) {
 		return nil, nil
 	}
 	return e.Restored.Open(name)
+}
+
+// hasPart reports whether the restored snapshot holds part name.
+func (e *Env) hasPart(name string) bool {
+	return e.Restored != nil && e.Restored.Has != nil && e.Restored.Has(name)
 }
 
 // readParts calls fn with each restored part name, closing them after.

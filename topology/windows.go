@@ -700,21 +700,7 @@ func (o *windowOp[T, ACC, OUT, K, W]) checkpointed() error {
 // ones keep contents in keyed state; restoring one into another would lose
 // the windows.
 func (o *windowOp[T, ACC, OUT, K, W]) checkRestoredLayout() error {
-	has := func(name string) (bool, error) {
-		parts, err := o.env.openParts(name)
-		for _, p := range parts {
-			p.Close()
-		}
-		return len(parts) > 0, err
-	}
-	windows, err := has(windowsPart)
-	if err != nil {
-		return err
-	}
-	sliced, err := has(slicesPart)
-	if err != nil {
-		return err
-	}
+	windows, sliced := o.env.hasPart(windowsPart), o.env.hasPart(slicesPart)
 	var took string
 	switch {
 	case windows:
